@@ -1,0 +1,254 @@
+"""Least squares for lifted polynomial regression: bagged min-norm (dual) and exact streamed.
+
+Used by the chapter ``polynomial_regression`` (thesis 000, Ch. 3, Sections 3.4.3-3.4.4).
+
+* :func:`min_norm_dual` -- minimum-norm interpolating least squares through the B x B Gram matrix,
+  batched over G problems: ``beta = X^T (X X^T + lam I)^{-1} Y`` (eq. 3.14 with B < p, spec B7).
+* :func:`bagged_least_squares` -- "batched linear regression" (eqs. 3.14-3.16): N_B bags of B rows,
+  one min-norm fit per bag, bags solved in groups with ``bmm``; :func:`running_average` gives
+  ``beta_avg_b`` of eq. 3.16 for every b at once.
+* :func:`streamed_normal_equations` + :func:`solve_normal_equations` -- "exact" least squares
+  (eq. 3.9) on all rows, with ``X^T X`` accumulated in row chunks (the lifted X is never held) and
+  solved by a rank-revealing eigendecomposition (min-norm = pseudo-inverse solution) or, to mimic a
+  plain inverse, by LU.
+* One-vs-all helpers: :func:`one_hot`, :func:`predict_scores`, :func:`accuracy` (spec B5).
+
+Device and dtype follow the inputs; no global seeds (explicit ``torch.Generator``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import torch
+
+LiftFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def one_hot(y: torch.Tensor, n_classes: int = 10, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """0/1 one-vs-all targets: y (n,) int -> (n, n_classes) (spec B5)."""
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D class indices, got shape {tuple(y.shape)}")
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+    return torch.nn.functional.one_hot(y.long(), n_classes).to(dtype)
+
+
+def predict_scores(F: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    """Scores of lifted rows F: (n, p) under beta: (p, c) or (G, p, c) -> (n, c) or (G, n, c)."""
+    if beta.ndim == 2:
+        return F @ beta.to(F.dtype)
+    if beta.ndim == 3:
+        return torch.einsum("np,gpc->gnc", F, beta.to(F.dtype))
+    raise ValueError(f"beta must be (p, c) or (G, p, c), got shape {tuple(beta.shape)}")
+
+
+def accuracy(F: torch.Tensor, beta: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Argmax accuracy of beta: (p, c) -> scalar, or (G, p, c) -> (G,)."""
+    s = predict_scores(F, beta)
+    return (s.argmax(-1) == y.to(s.device)).to(torch.float64).mean(-1)
+
+
+def min_norm_dual(
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    rel_jitter: float = 1e-7,
+    solve_dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """Minimum-norm solutions of G underdetermined least-squares problems through the dual.
+
+    X: (G, B, p), Y: (G, B, c) -> beta: (G, p, c), with ``beta = X^T alpha`` and
+    ``(X X^T + lam I) alpha = Y``, ``lam = rel_jitter * trace(X X^T) / B`` (a stabiliser for a Gram
+    matrix formed in float32; with rel_jitter -> 0 and full row rank this is the pseudo-inverse
+    solution ``pinv(X) Y``). The Gram is formed in X's dtype (``bmm``), factorised by Cholesky in
+    ``solve_dtype``; cost per problem B^2 p + B^3/3 instead of the primal's p^2 B.
+    """
+    if X.ndim != 3 or Y.ndim != 3 or X.shape[:2] != Y.shape[:2]:
+        raise ValueError(
+            f"X must be (G, B, p) and Y (G, B, c) with matching G, B; got {tuple(X.shape)}, {tuple(Y.shape)}"
+        )
+    if rel_jitter < 0:
+        raise ValueError(f"rel_jitter must be >= 0, got {rel_jitter}")
+    K = torch.bmm(X, X.transpose(1, 2)).to(solve_dtype)
+    B = K.shape[-1]
+    tr = K.diagonal(dim1=1, dim2=2).sum(-1)
+    lam = (rel_jitter * tr / B).clamp(min=torch.finfo(solve_dtype).tiny)
+    K = K + lam[:, None, None] * torch.eye(B, dtype=solve_dtype, device=K.device)
+    L, info = torch.linalg.cholesky_ex(K)
+    if bool((info != 0).any()):  # fall back to a pseudo-inverse for the failing problems
+        alpha = torch.linalg.pinv(K, hermitian=True) @ Y.to(solve_dtype)
+    else:
+        alpha = torch.cholesky_solve(Y.to(solve_dtype), L)
+    return torch.bmm(X.transpose(1, 2), alpha.to(X.dtype))
+
+
+def draw_bags(n: int, n_bags: int, bag_size: int, generator: torch.Generator) -> torch.Tensor:
+    """Row indices of N_B bags, each B distinct rows, bags independent: (N_B, B) long (spec B7)."""
+    if not 1 <= bag_size <= n:
+        raise ValueError(f"bag_size must be in [1, n={n}], got {bag_size}")
+    if n_bags < 1:
+        raise ValueError(f"n_bags must be >= 1, got {n_bags}")
+    keys = torch.rand((n_bags, n), generator=generator, device=generator.device)
+    return keys.argsort(dim=1)[:, :bag_size].cpu()
+
+
+@dataclass
+class BaggedFit:
+    """Result of :func:`bagged_least_squares`. betas: (N_B, p, c); bags: (N_B, B) row indices."""
+
+    betas: torch.Tensor
+    bags: torch.Tensor
+    seconds: float
+    seconds_per_bag: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.seconds_per_bag = self.seconds / self.betas.shape[0]
+
+    @property
+    def beta(self) -> torch.Tensor:
+        """The bagged estimator beta_hat = mean of all bags (eq. 3.16 at b = N_B): (p, c)."""
+        return self.betas.mean(0)
+
+
+def bagged_least_squares(
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    lift_fn: LiftFn,
+    n_bags: int,
+    bag_size: int,
+    generator: torch.Generator,
+    bags_per_group: int = 4,
+    rel_jitter: float = 1e-7,
+) -> BaggedFit:
+    """Batched linear regression (eqs. 3.14-3.16): one min-norm fit per bag of raw rows.
+
+    X: (n, ...) raw inputs (e.g. uint8 images), Y: (n, c) targets, ``lift_fn`` maps raw rows (m, ...)
+    to lifted rows (m, p). Bags are lifted and solved ``bags_per_group`` at a time as one batched
+    problem (memory: bags_per_group * B * p floats). Returns all per-bag betas.
+    """
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"X and Y must have the same number of rows, got {X.shape[0]} and {Y.shape[0]}")
+    if bags_per_group < 1:
+        raise ValueError(f"bags_per_group must be >= 1, got {bags_per_group}")
+    bags = draw_bags(X.shape[0], n_bags, bag_size, generator)
+    t0 = time.perf_counter()
+    out = []
+    for g in range(0, n_bags, bags_per_group):
+        idx = bags[g : g + bags_per_group]
+        F = lift_fn(X[idx.reshape(-1).to(X.device)])
+        F = F.reshape(idx.shape[0], bag_size, -1)
+        Yg = Y[idx.reshape(-1).to(Y.device)].reshape(idx.shape[0], bag_size, -1).to(F.dtype)
+        out.append(min_norm_dual(F, Yg, rel_jitter=rel_jitter))
+    betas = torch.cat(out, 0)
+    return BaggedFit(betas=betas, bags=bags, seconds=time.perf_counter() - t0)
+
+
+def running_average(betas: torch.Tensor) -> torch.Tensor:
+    """beta_avg_b = (1/b) sum_{i<=b} beta_i for every b (eq. 3.16): (N_B, ...) -> (N_B, ...)."""
+    shape = (-1,) + (1,) * (betas.ndim - 1)
+    b = torch.arange(1, betas.shape[0] + 1, dtype=betas.dtype, device=betas.device).reshape(shape)
+    return betas.cumsum(0) / b
+
+
+@dataclass
+class NormalEquations:
+    """Accumulated ``XtX``: (p, p), ``XtY``: (p, c), ``n`` rows, ``yty``: (c,) and timing."""
+
+    XtX: torch.Tensor
+    XtY: torch.Tensor
+    n: int
+    yty: torch.Tensor
+    seconds: float
+
+
+def streamed_normal_equations(
+    chunks: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    lift_fn: LiftFn,
+    acc_dtype: torch.dtype = torch.float64,
+) -> NormalEquations:
+    """Accumulate X^T X and X^T Y over (raw rows, targets) chunks; the lifted X is never stored.
+
+    Each chunk is lifted (``lift_fn``), cast to ``acc_dtype`` and added with ``addmm`` (symmetric
+    rank-k update); memory is O(p^2 + chunk * p).
+    """
+    t0 = time.perf_counter()
+    XtX = XtY = yty = None
+    n = 0
+    for Xc, Yc in chunks:
+        F = lift_fn(Xc).to(acc_dtype)
+        Yc = Yc.to(device=F.device, dtype=acc_dtype)
+        if XtX is None:
+            p, c = F.shape[1], Yc.shape[1]
+            XtX = torch.zeros((p, p), dtype=acc_dtype, device=F.device)
+            XtY = torch.zeros((p, c), dtype=acc_dtype, device=F.device)
+            yty = torch.zeros((c,), dtype=acc_dtype, device=F.device)
+        XtX.addmm_(F.T, F)
+        XtY.addmm_(F.T, Yc)
+        yty += (Yc * Yc).sum(0)
+        n += F.shape[0]
+        del F
+    if XtX is None:
+        raise ValueError("chunks must yield at least one (X, Y) chunk")
+    return NormalEquations(XtX=XtX, XtY=XtY, n=n, yty=yty, seconds=time.perf_counter() - t0)
+
+
+@dataclass
+class ExactSolution:
+    """beta: (p, c); rank and condition number of X^T X (eigh solver); solver name; seconds."""
+
+    beta: torch.Tensor
+    solver: str
+    rank: int
+    cond: float
+    seconds: float
+
+
+def solve_normal_equations(ne: NormalEquations, solver: str = "eigh", rcond: float | None = None) -> ExactSolution:
+    """Solve X^T X beta = X^T Y (eq. 3.9).
+
+    ``solver="eigh"``: rank-revealing: eigenvalues below ``rcond * lambda_max`` are dropped, giving the
+    minimum-norm (pseudo-inverse) solution. Default rcond = p * eps(float64) on the *squared* system,
+    i.e. singular values of X below ~sqrt(rcond) relative are treated as zero.
+    ``solver="lu"``: ``torch.linalg.solve`` as a plain "inverse" would do (eq. 3.9 literally); on a
+    singular X^T X its result is dominated by round-off (the thesis's 1e9-scale coefficients, Table 3.7).
+    """
+    if solver not in ("eigh", "lu"):
+        raise ValueError(f"solver must be 'eigh' or 'lu', got {solver!r}")
+    A = ne.XtX
+    p = A.shape[0]
+    t0 = time.perf_counter()
+    evals = torch.linalg.eigvalsh(A) if solver == "lu" else None
+    if solver == "eigh":
+        evals, V = torch.linalg.eigh(A)
+        tol = (rcond if rcond is not None else p * torch.finfo(A.dtype).eps) * float(evals.max())
+        keep = evals > tol
+        inv = torch.where(keep, 1.0 / evals.clamp(min=tol), torch.zeros_like(evals))
+        beta = V @ (inv[:, None] * (V.T @ ne.XtY))
+        rank = int(keep.sum())
+        lam_min = float(evals[keep].min())
+    else:
+        beta = torch.linalg.solve(A, ne.XtY)
+        tol = p * torch.finfo(A.dtype).eps * float(evals.max())
+        rank = int((evals > tol).sum())
+        lam_min = float(evals.clamp(min=0).min())
+    cond = float(evals.max()) / lam_min if lam_min > 0 else math.inf
+    return ExactSolution(beta=beta, solver=solver, rank=rank, cond=cond, seconds=time.perf_counter() - t0)
+
+
+def iter_chunks(X: torch.Tensor, Y: torch.Tensor, chunk_rows: int):
+    """Yield (X[s:e], Y[s:e]) row chunks (for :func:`streamed_normal_equations`)."""
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+    for s in range(0, X.shape[0], chunk_rows):
+        yield X[s : s + chunk_rows], Y[s : s + chunk_rows]
+
+
+def coefficient_scales(beta: torch.Tensor) -> tuple[float, float]:
+    """Table 3.7 statistics over all coefficients pooled: L1 = mean|x - median x| (eq. 3.17) and
+    L2 = population standard deviation (eq. 3.18)."""
+    x = beta.reshape(-1).to(torch.float64)
+    med = x.median()
+    return float((x - med).abs().mean()), float(x.std(correction=0))
