@@ -1,0 +1,76 @@
+"""Tests of lib.least_squares: dual == primal min-norm, streamed == direct, bagging bookkeeping."""
+
+import pytest
+import torch
+
+from lib import least_squares as ls
+
+
+def _rand(*shape, seed=0):
+    return torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+
+
+def test_dual_equals_pinv_min_norm():
+    X, Y = _rand(3, 20, 50), _rand(3, 20, 4, seed=1)
+    beta = ls.min_norm_dual(X, Y, rel_jitter=1e-14)
+    ref = torch.linalg.pinv(X) @ Y
+    torch.testing.assert_close(beta, ref, atol=1e-8, rtol=1e-8)
+    torch.testing.assert_close(X @ beta, Y, atol=1e-8, rtol=1e-8)  # interpolates
+
+
+def test_dual_matches_primal_lstsq_gelsd():
+    X, Y = _rand(1, 15, 40, seed=2), _rand(1, 15, 3, seed=3)
+    ref = torch.linalg.lstsq(X[0], Y[0], driver="gelsd").solution
+    torch.testing.assert_close(ls.min_norm_dual(X, Y, rel_jitter=1e-14)[0], ref, atol=1e-8, rtol=1e-8)
+
+
+def test_streamed_equals_direct_and_min_norm():
+    X = _rand(300, 12)
+    X[:, 5] = 0.0  # an all-zero column (border pixel): min-norm must give it weight 0
+    X[:, 7] = X[:, 6]  # duplicate columns (ordered pairs)
+    Y = _rand(300, 3, seed=4)
+    ne = ls.streamed_normal_equations(ls.iter_chunks(X, Y, 37), lambda x: x)
+    torch.testing.assert_close(ne.XtX, X.T @ X)
+    torch.testing.assert_close(ne.XtY, X.T @ Y)
+    sol = ls.solve_normal_equations(ne, "eigh")
+    torch.testing.assert_close(sol.beta, torch.linalg.pinv(X) @ Y, atol=1e-9, rtol=1e-9)
+    assert sol.rank == 10
+    assert sol.beta[5].abs().max() < 1e-12
+    torch.testing.assert_close(sol.beta[6], sol.beta[7])
+
+
+def test_bagged_and_running_average():
+    g = torch.Generator().manual_seed(0)
+    X, Y = _rand(100, 30, seed=5), _rand(100, 2, seed=6)
+    fit = ls.bagged_least_squares(X, Y, lambda x: x, n_bags=5, bag_size=10, generator=g, bags_per_group=2,
+                                  rel_jitter=1e-14)
+    assert fit.betas.shape == (5, 30, 2) and fit.bags.shape == (5, 10)
+    for b in range(5):
+        rows = fit.bags[b]
+        assert rows.unique().numel() == 10
+        torch.testing.assert_close(fit.betas[b], torch.linalg.pinv(X[rows]) @ Y[rows], atol=1e-8, rtol=1e-8)
+    ra = ls.running_average(fit.betas)
+    torch.testing.assert_close(ra[2], fit.betas[:3].mean(0))
+    torch.testing.assert_close(ra[-1], fit.beta)
+
+
+def test_one_vs_all_accuracy_and_scales():
+    y = torch.tensor([0, 1, 2, 1])
+    Yh = ls.one_hot(y, 3)
+    F = torch.eye(4)
+    beta = Yh.clone()
+    assert float(ls.accuracy(F, beta, y)) == 1.0
+    assert ls.accuracy(F, torch.stack([beta, -beta]), y).shape == (2,)
+    l1, l2 = ls.coefficient_scales(torch.tensor([1.0, 2.0, 3.0, 10.0]))
+    assert l1 == pytest.approx((1 + 0 + 1 + 8) / 4)  # torch.median takes the lower median (2)
+    assert l2 == pytest.approx(float(torch.tensor([1.0, 2.0, 3.0, 10.0]).std(correction=0)))
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="bag_size"):
+        ls.draw_bags(10, 2, 11, torch.Generator())
+    with pytest.raises(ValueError, match="solver"):
+        ne = ls.streamed_normal_equations([(torch.ones(2, 2), torch.ones(2, 1))], lambda x: x)
+        ls.solve_normal_equations(ne, "qr")
+    with pytest.raises(ValueError, match="X must be"):
+        ls.min_norm_dual(torch.zeros(2, 3), torch.zeros(2, 3))
