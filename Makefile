@@ -1,0 +1,64 @@
+# Deep Learning Theory, Executed — the two commands: `make book` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SCALE  ?= quick
+DEVICE ?= auto
+SEED   ?= 0
+JOBS   ?= 2
+MATHJAX_VERSION := 3.2.2
+STAMP  := $(VENV)/.installed
+
+.PHONY: help book chapter html test static lint bench clean
+
+help:
+	@echo "make book   [SCALE=quick|paper] [DEVICE=auto|cpu|cuda] [SEED=0] [JOBS=2]  execute every chapter, build _build/html"
+	@echo "make chapter NAME=<slug> [SCALE=...] [DEVICE=...]                       execute one chapter, rebuild the HTML"
+	@echo "make test                                                                 run the test suite"
+	@echo "make html | static | lint | bench | clean"
+
+# The virtual environment: created if missing, re-installed when requirements.txt or pyproject.toml change.
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt 2>&1 | { grep -v '^WARNING: Location' || true; }
+	$(BIN)/pip install -q --no-deps -e . 2>&1 | { grep -v '^WARNING: Location' || true; }
+	$(BIN)/python -c 'import torch, lib; print("installed: torch", torch.__version__)'
+	touch $@
+
+# MathJax 3 served from book/_static (offline math), installed from the npm registry.
+book/_static/mathjax/tex-chtml.js:
+	npm install --no-save --no-audit --no-fund --loglevel=error --prefix .cache/npm mathjax@$(MATHJAX_VERSION)
+	rm -rf book/_static/mathjax.tmp
+	mkdir -p book/_static/mathjax.tmp/output/chtml book/_static/mathjax.tmp/input/tex
+	cp .cache/npm/node_modules/mathjax/es5/tex-chtml.js book/_static/mathjax.tmp/
+	cp -r .cache/npm/node_modules/mathjax/es5/output/chtml/fonts book/_static/mathjax.tmp/output/chtml/
+	cp -r .cache/npm/node_modules/mathjax/es5/input/tex/extensions book/_static/mathjax.tmp/input/tex/
+	rm -rf book/_static/mathjax && mv book/_static/mathjax.tmp book/_static/mathjax
+
+static: book/_static/mathjax/tex-chtml.js
+
+book: $(STAMP) static
+	$(BIN)/python -m lib.runner --scale $(SCALE) --device $(DEVICE) --seed $(SEED) -j $(JOBS)
+
+chapter: $(STAMP) static
+	@test -n "$(NAME)" || { echo "usage: make chapter NAME=<slug> (see _toc.yml)"; exit 2; }
+	$(BIN)/python -m lib.runner --only $(NAME) --scale $(SCALE) --device $(DEVICE) --seed $(SEED) --html
+
+html: $(STAMP) static
+	$(BIN)/python -m lib.runner --html-only
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check lib tests bench
+
+bench: $(STAMP)
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf _build figures book/*.ipynb

@@ -1,0 +1,255 @@
+"""The claims register: every tested statement of a source document, measured and judged.
+
+A chapter makes one :class:`Register` and records each claim with the check that decides it::
+
+    reg = claims.Register(ch)
+    reg.claim("nopt-linear-in-d", source="Emschwiller 2020, Fig 2.8, L520",
+              statement="N_opt grows linearly in d", paper="R² = 0.998", measured=f"R² = {r2:.3f}",
+              check=claims.at_least(r2, 0.95, what="R² of the linear fit"),
+              expected_quick="reproduced")
+    reg.show()
+
+The verdict is ``pass_verdict`` when the check passed and ``fail_verdict`` otherwise; it is never
+written by hand. ``checkable=False`` (e.g. a claim that needs the paper's scale) gives ``"not checkable
+at this scale"``. Each claim also declares the verdict expected at quick scale; the runner fails the
+chapter when the measured verdict differs (the regression gate). ``save`` writes
+``_build/claims/<chapter>.json`` deterministically: the same seed twice gives byte-identical files.
+"""
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lib.runtime import Chapter
+
+REPRODUCED = "reproduced"
+NOT_REPRODUCED = "not reproduced"
+PAPER_ERROR = "paper error"
+DEVIATION = "deviation"
+NOT_CHECKABLE = "not checkable at this scale"
+VERDICTS: tuple[str, ...] = (REPRODUCED, NOT_REPRODUCED, PAPER_ERROR, DEVIATION, NOT_CHECKABLE)
+
+_COLOURS = {REPRODUCED: "#1b7f3b", NOT_REPRODUCED: "#b3261e", PAPER_ERROR: "#8e24aa",
+            DEVIATION: "#b26a00", NOT_CHECKABLE: "#5f6368"}
+
+
+def _check_verdict(v: str, name: str) -> str:
+    if v not in VERDICTS:
+        raise ValueError(f"{name}={v!r} is not a verdict; accepted values: {', '.join(VERDICTS)}")
+    return v
+
+
+def _fmt(x: Any) -> str:
+    """Short, deterministic text for a number or string."""
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if math.isnan(x) or math.isinf(x):
+            return str(x)
+        return f"{x:.4g}"
+    return str(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """The outcome of a computation that decides a claim: ``passed`` and how it was decided."""
+
+    passed: bool
+    detail: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.passed, bool):  # numpy bools etc. are converted by the helpers
+            raise ValueError(f"passed={self.passed!r}: accepted values are True/False (a Python bool)")
+
+
+def _num(x: Any, name: str) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={x!r}: accepted values are real numbers") from None
+    return v
+
+
+def close_to(measured: float, paper: float, *, rtol: float = 0.0, atol: float = 0.0) -> Check:
+    """Passes when ``|measured - paper| <= atol + rtol * |paper|`` (NaN never passes)."""
+    m, p = _num(measured, "measured"), _num(paper, "paper")
+    if rtol < 0 or atol < 0 or (rtol == 0 and atol == 0):
+        raise ValueError("close_to needs rtol >= 0 and atol >= 0, not both zero")
+    tol = atol + rtol * abs(p)
+    ok = bool(abs(m - p) <= tol)
+    return Check(ok, f"|{_fmt(m)} − {_fmt(p)}| = {_fmt(abs(m - p))} {'≤' if ok else '>'} tol {_fmt(tol)}")
+
+
+def at_least(value: float, bound: float, *, what: str = "value") -> Check:
+    """Passes when ``value >= bound``."""
+    v, b = _num(value, "value"), _num(bound, "bound")
+    ok = bool(v >= b)
+    return Check(ok, f"{what} = {_fmt(v)} {'≥' if ok else '<'} {_fmt(b)}")
+
+
+def at_most(value: float, bound: float, *, what: str = "value") -> Check:
+    """Passes when ``value <= bound``."""
+    v, b = _num(value, "value"), _num(bound, "bound")
+    ok = bool(v <= b)
+    return Check(ok, f"{what} = {_fmt(v)} {'≤' if ok else '>'} {_fmt(b)}")
+
+
+def in_interval(value: float, lo: float, hi: float, *, what: str = "value") -> Check:
+    """Passes when ``lo <= value <= hi``."""
+    v, lo_, hi_ = _num(value, "value"), _num(lo, "lo"), _num(hi, "hi")
+    if lo_ > hi_:
+        raise ValueError(f"in_interval: lo={lo} > hi={hi}")
+    ok = bool(lo_ <= v <= hi_)
+    return Check(ok, f"{what} = {_fmt(v)} {'∈' if ok else '∉'} [{_fmt(lo_)}, {_fmt(hi_)}]")
+
+
+def all_of(*checks: Check) -> Check:
+    """Passes when every check passes; the detail joins theirs."""
+    if not checks:
+        raise ValueError("all_of needs at least one Check")
+    return Check(all(c.passed for c in checks), "; ".join(c.detail for c in checks))
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One registered claim (see the module docstring)."""
+
+    id: str
+    source: str
+    statement: str
+    paper: str
+    measured: str
+    verdict: str
+    check: str
+    expected_quick: str
+    scale: str
+    seed: int
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Register:
+    """The claims of one chapter. ``claim`` records, ``show`` displays the table, ``save`` writes JSON."""
+
+    def __init__(self, chapter: Chapter, *, folder: Path | None = None) -> None:
+        self.chapter = chapter
+        from lib.runtime import BUILD_DIR
+        self.folder = Path(folder) if folder is not None else BUILD_DIR / "claims"
+        self.claims: list[Claim] = []
+
+    def claim(self, id: str, *, source: str, statement: str, paper: Any, measured: Any, check: Check,
+              expected_quick: str, pass_verdict: str = REPRODUCED, fail_verdict: str = NOT_REPRODUCED,
+              checkable: bool = True, note: str = "") -> Claim:
+        """Record a claim whose verdict is decided by ``check`` (a :class:`Check` from a computation).
+
+        ``pass_verdict``/``fail_verdict`` name what a passed/failed check means (for a paper error,
+        the check tests the error's evidence and ``pass_verdict=PAPER_ERROR``). ``checkable=False``
+        records the claim as ``not checkable at this scale``. Ids must be unique within a chapter.
+        """
+        if not id or any(c.isspace() for c in id):
+            raise ValueError(f"id={id!r}: accepted values are non-empty strings without spaces")
+        if any(c.id == id for c in self.claims):
+            raise ValueError(f"id={id!r} is already registered in chapter {self.chapter.slug!r}")
+        if not isinstance(check, Check):
+            raise ValueError(f"check={check!r}: accepted values are claims.Check objects (from close_to, at_least, ...)")
+        for v, n in ((pass_verdict, "pass_verdict"), (fail_verdict, "fail_verdict"),
+                     (expected_quick, "expected_quick")):
+            _check_verdict(v, n)
+        if checkable:
+            verdict = pass_verdict if check.passed else fail_verdict
+        else:
+            verdict = NOT_CHECKABLE
+        c = Claim(id=id, source=source, statement=statement, paper=_fmt(paper), measured=_fmt(measured),
+                  verdict=verdict, check=check.detail, expected_quick=expected_quick,
+                  scale=self.chapter.scale, seed=self.chapter.seed, note=note)
+        self.claims.append(c)
+        return c
+
+    def counts(self) -> dict[str, int]:
+        """Number of claims per verdict (every verdict present, zeros included)."""
+        return {v: sum(c.verdict == v for c in self.claims) for v in VERDICTS}
+
+    def mismatches(self) -> list[Claim]:
+        """Claims whose verdict differs from the one declared for quick scale (only at quick scale)."""
+        if self.chapter.scale != "quick":
+            return []
+        return [c for c in self.claims if c.verdict != c.expected_quick]
+
+    def to_json(self) -> str:
+        """Deterministic JSON: no wall times or dates, sorted keys."""
+        doc = {"chapter": self.chapter.slug, "scale": self.chapter.scale, "seed": self.chapter.seed,
+               "device": self.chapter.device.type, "counts": self.counts(),
+               "claims": [c.as_dict() for c in self.claims]}
+        return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def save(self) -> Path:
+        """Write ``<folder>/<chapter>.json`` atomically and return its path."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{self.chapter.slug}.json"
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(self.to_json())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    def to_html(self) -> str:
+        """The chapter's claims table as HTML."""
+        return render_table([c.as_dict() for c in self.claims], with_chapter=False)
+
+    def show(self) -> None:
+        """Save the register and display its table (and a warning box for quick-scale mismatches)."""
+        self.save()
+        from IPython.display import HTML, display
+        display(HTML(self.to_html()))
+        bad = self.mismatches()
+        if bad:
+            ids = ", ".join(f"{c.id} ({c.verdict}, expected {c.expected_quick})" for c in bad)
+            display(HTML(f'<p style="color:#b3261e"><b>Regression:</b> verdicts differ from the expected '
+                         f"quick-scale verdicts: {html.escape(ids)}</p>"))
+
+
+def verdict_badge(v: str) -> str:
+    """A coloured HTML badge for verdict ``v``."""
+    col = _COLOURS.get(v, "#333")
+    return (f'<span style="background:{col};color:white;border-radius:3px;padding:1px 6px;'
+            f'white-space:nowrap;font-size:0.85em">{html.escape(v)}</span>')
+
+
+def render_table(rows: list[dict[str, Any]], *, with_chapter: bool) -> str:
+    """HTML table of claim dicts (as saved): id, source, statement, paper, measured, verdict, check."""
+    cols = (["chapter"] if with_chapter else []) + ["id", "source", "statement", "paper", "measured",
+                                                    "verdict", "check"]
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    body = []
+    for r in rows:
+        cells = []
+        for c in cols:
+            if c == "verdict":
+                cells.append(f"<td>{verdict_badge(r['verdict'])}</td>")
+            else:
+                cells.append(f"<td>{html.escape(str(r.get(c, '')))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return ('<div class="claims-table" style="overflow-x:auto"><table class="table">'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+
+
+def load_all(folder: Path | None = None) -> list[dict[str, Any]]:
+    """Every chapter's saved claims document under ``folder`` (default ``_build/claims``), by name."""
+    from lib.runtime import BUILD_DIR
+    folder = Path(folder) if folder is not None else BUILD_DIR / "claims"
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]

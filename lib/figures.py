@@ -1,0 +1,178 @@
+"""Figures: the house plotly template, the book renderer, and saving with provenance.
+
+Chapters draw every figure with plotly and hand it to :func:`publish`, which
+
+1. applies the house template (``"dlt"``),
+2. saves it as ``figures/<chapter>/<name>.json`` + a standalone ``.html`` + a ``.provenance.json``
+   sidecar (chapter, scale, seed, device, versions, commit, wall time), each written atomically,
+3. displays it through the ``book`` renderer (light HTML: no embedded plotly.js, no CDN; the book
+   serves ``_static/plotly.min.js`` once) followed by its caption and provenance stamp.
+
+PNG/SVG copies are made in one batch after a run by ``python -m lib.figures export`` (kaleido +
+Debian's chromium), so no chapter pays a browser start-up inside its time budget.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.io.base_renderers import MimetypeRenderer
+
+if TYPE_CHECKING:
+    from lib.runtime import Chapter
+
+ROOT = Path(__file__).resolve().parent.parent
+FIG_DIR = Path(os.environ.get("FIG_DIR", ROOT / "figures"))
+
+#: Colours of the house style (colour-blind safe, Okabe–Ito order).
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+
+
+def _house_template() -> go.layout.Template:
+    t = go.layout.Template(pio.templates["plotly_white"])
+    t.layout.colorway = PALETTE
+    t.layout.font = dict(family="Liberation Sans, Helvetica, Arial, sans-serif", size=13, color="#222")
+    t.layout.title = dict(font=dict(size=15), x=0.0, xanchor="left")
+    t.layout.margin = dict(l=60, r=20, t=50, b=50)
+    t.layout.legend = dict(bgcolor="rgba(255,255,255,0.7)")
+    t.layout.hovermode = "closest"
+    for ax in ("xaxis", "yaxis"):
+        t.layout[ax].update(showline=True, linecolor="#444", mirror=True, ticks="outside", zeroline=False)
+    return t
+
+
+pio.templates["dlt"] = _house_template()
+pio.templates.default = "dlt"
+
+
+class BookRenderer(MimetypeRenderer):
+    """Emit ``text/html`` that neither embeds plotly.js nor loads plotly/MathJax from a CDN."""
+
+    def to_mimebundle(self, fig_dict: dict) -> dict[str, str]:
+        html = pio.to_html(fig_dict, include_plotlyjs=False, include_mathjax=False, full_html=False,
+                           default_width="100%", default_height=460, validate=False)
+        return {"text/html": html}
+
+
+pio.renderers["book"] = BookRenderer()
+pio.renderers.default = os.environ.get("PLOTLY_RENDERER", "book")
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_figure(fig: go.Figure, name: str, provenance: dict[str, Any], *, folder: Path | None = None,
+                formats: Iterable[str] = ()) -> list[Path]:
+    """Save ``fig`` as ``<name>.json``, ``<name>.html`` and ``<name>.provenance.json`` in ``folder``.
+
+    ``formats`` may add ``"png"``/``"svg"``/``"pdf"`` through kaleido (needs a Chromium). Every file is
+    written to a temporary name first and renamed, so a crash never leaves half a figure.
+    """
+    if not name or any(c in name for c in "/\\ ") or name.startswith("."):
+        raise ValueError(f"name={name!r}: accepted values are plain file stems like 'fig_2_7'")
+    folder = Path(folder) if folder is not None else FIG_DIR / str(provenance.get("chapter", "misc"))
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    p = folder / f"{name}.json"
+    _atomic_write_text(p, pio.to_json(fig, validate=False))
+    out.append(p)
+    p = folder / f"{name}.html"
+    html = pio.to_html(fig, include_plotlyjs="directory", include_mathjax=False, full_html=True)
+    _atomic_write_text(p, html)
+    js = folder / "plotly.min.js"
+    if not js.exists():
+        src = Path(pio.__file__).resolve().parent.parent / "package_data" / "plotly.min.js"
+        tmp = folder / ".plotly.min.js.tmp"
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, js)
+    out.append(p)
+    p = folder / f"{name}.provenance.json"
+    _atomic_write_text(p, json.dumps({"figure": name, **provenance}, indent=1, sort_keys=True))
+    out.append(p)
+    for fmt in formats:
+        if fmt not in {"png", "svg", "pdf"}:
+            raise ValueError(f"formats contains {fmt!r}; accepted values: png, svg, pdf")
+        p = folder / f"{name}.{fmt}"
+        tmp = folder / f".{name}.tmp.{fmt}"
+        fig.write_image(tmp)
+        os.replace(tmp, p)
+        out.append(p)
+    return out
+
+
+def publish(fig: go.Figure, name: str, chapter: Chapter, caption: str) -> go.Figure:
+    """Save ``fig`` with the chapter's provenance and display it with its caption.
+
+    ``caption`` says what to see; the scale, seed, device and commit are appended automatically.
+    Returns the figure (templated) so a chapter can keep working with it.
+    """
+    if not caption.strip():
+        raise ValueError("caption is empty: every figure needs a caption that says what to see")
+    fig.update_layout(template="dlt")
+    save_figure(fig, name, chapter.provenance())
+    try:
+        from IPython.display import Markdown, display
+    except ImportError:  # plain Python: nothing to display
+        return fig
+    display(fig)
+    display(Markdown(f"**Figure `{name}`.** {caption}  \n<small>{chapter.stamp()}</small>"))
+    return fig
+
+
+def chromium_path() -> str | None:
+    """Path of a Chromium kaleido can drive, or None."""
+    for exe in ("chromium", "chromium-browser", "google-chrome"):
+        p = shutil.which(exe)
+        if p:
+            return p
+    return None
+
+
+def export_static(folder: Path = FIG_DIR, formats: Iterable[str] = ("png",)) -> list[Path]:
+    """Batch-export every saved figure JSON under ``folder`` to ``formats`` with one browser.
+
+    Returns the written paths; raises RuntimeError naming the remedy when no Chromium is present.
+    """
+    if chromium_path() is None:
+        raise RuntimeError("no Chromium found for PNG/SVG export: apt-get install chromium (Debian)")
+    sources = sorted(p for p in Path(folder).rglob("*.json") if not p.name.endswith(".provenance.json"))
+    figs, paths = [], []
+    for src in sources:
+        for fmt in formats:
+            figs.append(pio.read_json(src))
+            paths.append(src.with_suffix(f".{fmt}"))
+    if figs:
+        pio.write_images(figs, paths)
+    return paths
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) >= 1 and argv[0] == "export":
+        fmts = argv[1].split(",") if len(argv) > 1 else ["png"]
+        paths = export_static(FIG_DIR, fmts)
+        print(f"exported {len(paths)} static figure files under {FIG_DIR}")
+        return 0
+    print("usage: python -m lib.figures export [png,svg]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

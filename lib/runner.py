@@ -1,0 +1,335 @@
+"""Execute the book: every chapter with papermill, in parallel, within budgets; then the HTML.
+
+Usage (the Makefile calls this)::
+
+    python -m lib.runner                       # all chapters at quick scale, status page, HTML
+    python -m lib.runner --scale paper --device cuda
+    python -m lib.runner --only sample_complexity [--html]
+    python -m lib.runner --html-only
+
+Chapters are the ``_toc.yml`` entries whose source ``book/<slug>.md`` is a jupytext notebook (it has a
+``kernelspec``). Each runs in its own process (``-j`` at a time, one BLAS thread each when ``-j`` > 1)
+with papermill on ``jupytext.read(source)`` and the parameters ``scale``, ``seed``, ``device``; the
+executed notebook is written to ``book/<slug>.ipynb`` (gitignored), a run record to
+``_build/runs/<slug>.json``. A chapter fails when a cell raises (the summary names the cell and the
+exception), when it runs past its timeout, when it exceeds its time budget at quick scale, or when a
+claim's verdict differs from the one it declared for quick scale. A failing chapter does not stop the
+others; the exit code is non-zero when any failed. ``status`` runs last, after every other chapter.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+STATUS_SLUG = "status"
+#: Executed pages that report on the book rather than test a source document: they register no claims.
+NO_CLAIMS = frozenset({STATUS_SLUG, "performance"})
+QUICK_BUDGET_S = 90.0
+DEFAULT_TIMEOUT_S = 1800.0
+CELL_TIMEOUT_S = 1200
+
+
+def build_dir() -> Path:
+    return Path(os.environ.get("DLT_BUILD_DIR", ROOT / "_build"))
+
+
+def _atomic_json(path: Path, doc: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def is_notebook_source(path: Path) -> bool:
+    """True when ``path`` is a jupytext MyST notebook (front matter with a kernelspec)."""
+    if path.suffix != ".md" or not path.exists():
+        return False
+    head = path.read_text(encoding="utf-8")[:2000]
+    return head.startswith("---") and "kernelspec:" in head.split("\n---", 1)[0]
+
+
+def toc_files(toc: Path = ROOT / "_toc.yml") -> list[str]:
+    """The ``file:`` entries of ``_toc.yml`` in reading order (``root`` first)."""
+    import yaml
+
+    doc = yaml.safe_load(toc.read_text(encoding="utf-8"))
+    out = [doc["root"]]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                out.append(node["file"])
+            for key in ("chapters", "parts", "sections"):
+                for child in node.get(key, []) or []:
+                    walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk({k: v for k, v in doc.items() if k in ("chapters", "parts")})
+    return out
+
+
+def chapters(toc: Path = ROOT / "_toc.yml") -> list[Path]:
+    """Sources of the executable pages listed in the TOC, in order, ``status`` last."""
+    srcs = [ROOT / f"{f}.md" for f in toc_files(toc)]
+    srcs = [s for s in srcs if is_notebook_source(s)]
+    return sorted(srcs, key=lambda s: s.stem == STATUS_SLUG)  # stable: status moves to the end
+
+
+# --------------------------------------------------------------------------- one chapter (child process)
+
+def execute_one(src: Path, params: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Execute ``src`` with papermill into ``out``; return ``{"error": None | str, "cell": int | None}``."""
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    nb = jupytext.read(src)
+    err: dict[str, Any] = {"error": None, "cell": None}
+    try:
+        pm.execute_notebook(nb, str(out), parameters=params, cwd=str(src.parent), kernel_name="python3",
+                            progress_bar=False, log_output=False, execution_timeout=CELL_TIMEOUT_S)
+    except pm.PapermillExecutionError as e:  # papermill still writes the failing notebook
+        err = {"error": f"{e.ename}: {e.evalue}".strip()[:500], "cell": e.exec_count}
+    done = nbformat.read(out, as_version=4)
+    for c in done.cells:  # the parameter cells are not shown in the book
+        tags = c.metadata.get("tags", [])
+        if ("injected-parameters" in tags or "parameters" in tags) and "remove-cell" not in tags:
+            c.metadata["tags"] = [*tags, "remove-cell"]
+    tmp = out.with_name(f".{out.name}.tmp")
+    nbformat.write(done, tmp)
+    os.replace(tmp, out)
+    return err
+
+
+def _child_main(argv: list[str]) -> int:
+    src, params = Path(argv[0]), json.loads(argv[1])
+    res = execute_one(src, params, src.with_suffix(".ipynb"))
+    print("RESULT " + json.dumps(res))
+    return 0
+
+
+# --------------------------------------------------------------------------- orchestration
+
+def claims_summary(slug: str, scale: str) -> dict[str, Any]:
+    """Counts by verdict and quick-scale mismatches from ``_build/claims/<slug>.json`` (None if absent)."""
+    p = build_dir() / "claims" / f"{slug}.json"
+    if not p.exists():
+        return {"counts": None, "mismatches": []}
+    doc = json.loads(p.read_text(encoding="utf-8"))
+    mism = [f"{c['id']}: {c['verdict']} (expected {c['expected_quick']})"
+            for c in doc["claims"] if scale == "quick" and c["verdict"] != c["expected_quick"]]
+    return {"counts": doc["counts"], "mismatches": mism}
+
+
+def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, timeout: float,
+                budget: float | None) -> dict[str, Any]:
+    """Run one chapter in a child process and return (and write) its run record."""
+    slug = src.stem
+    for stale in (build_dir() / "claims" / f"{slug}.json", src.with_suffix(".ipynb")):
+        stale.unlink(missing_ok=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    if jobs > 1:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = "1"
+    params = {"scale": scale, "seed": seed, "device": device}
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "lib.runner", "_exec", str(src), json.dumps(params)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        wall = time.perf_counter() - t0
+        line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("RESULT ")), None)
+        if line is None:
+            res = {"error": f"runner crashed (exit {proc.returncode}): {proc.stderr.strip()[-400:]}", "cell": None}
+        else:
+            res = json.loads(line[len("RESULT "):])
+    except subprocess.TimeoutExpired:
+        wall = time.perf_counter() - t0
+        res = {"error": f"timed out after {timeout:.0f} s", "cell": None}
+    cs = claims_summary(slug, scale)
+    problems = []
+    if res["error"]:
+        where = f" (cell {res['cell']})" if res["cell"] is not None else ""
+        problems.append(f"{res['error']}{where}")
+    if budget is not None and wall > budget:
+        problems.append(f"over budget: {wall:.1f} s > {budget:.0f} s")
+    if cs["mismatches"]:
+        problems.append("verdict mismatch: " + "; ".join(cs["mismatches"]))
+    if slug not in NO_CLAIMS and cs["counts"] is None and not res["error"]:
+        problems.append("no claims registered (reg.show() / reg.save() never ran)")
+    rec = {"chapter": slug, "scale": scale, "seed": seed, "device": device, "wall_s": round(wall, 1),
+           "budget_s": budget, "status": "fail" if problems else "ok", "problems": problems,
+           "claims": cs["counts"], "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    _atomic_json(build_dir() / "runs" / f"{slug}.json", rec)
+    return rec
+
+
+def run_all(srcs: list[Path], *, scale: str, seed: int, device: str, jobs: int, timeout: float,
+            budget: float | None) -> list[dict[str, Any]]:
+    """Run chapters ``jobs`` at a time (``status`` after all others) with a progress bar."""
+    from tqdm import tqdm
+
+    main = [s for s in srcs if s.stem != STATUS_SLUG]
+    last = [s for s in srcs if s.stem == STATUS_SLUG]
+    kw = dict(scale=scale, seed=seed, device=device, jobs=jobs, timeout=timeout, budget=budget)
+    records: list[dict[str, Any]] = []
+    with tqdm(total=len(srcs), desc="chapters", unit="ch", file=sys.stdout, dynamic_ncols=True) as bar:
+        with ThreadPoolExecutor(max(1, jobs)) as ex:
+            futs = {ex.submit(run_chapter, s, **kw): s for s in main}
+            for f in as_completed(futs):
+                rec = f.result()
+                records.append(rec)
+                bar.set_postfix_str(f"{rec['chapter']} {rec['status']} {rec['wall_s']}s")
+                bar.update()
+        for s in last:
+            rec = run_chapter(s, **{**kw, "jobs": 1})
+            records.append(rec)
+            bar.update()
+    order = {s.stem: i for i, s in enumerate(srcs)}
+    return sorted(records, key=lambda r: order[r["chapter"]])
+
+
+def summary_table(records: list[dict[str, Any]]) -> str:
+    """The end-of-run table: chapter, status, wall time, claims by verdict, problems."""
+    from lib.claims import VERDICTS
+
+    short = {"reproduced": "repr", "not reproduced": "not", "paper error": "err", "deviation": "dev",
+             "not checkable at this scale": "n/c"}
+    head = f"{'chapter':28} {'status':6} {'wall':>7}  " + " ".join(f"{short[v]:>4}" for v in VERDICTS)
+    lines = [head, "-" * len(head)]
+    for r in records:
+        counts = r["claims"] or {}
+        cells = " ".join(f"{counts.get(v, 0) if r['claims'] else '-':>4}" for v in VERDICTS)
+        lines.append(f"{r['chapter']:28} {r['status']:6} {r['wall_s']:6.1f}s  {cells}")
+        for p in r["problems"]:
+            lines.append(f"    ! {p}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- HTML
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def prepare_static() -> None:
+    """Copy plotly.min.js into ``book/_static`` (it must match the installed plotly); check MathJax."""
+    import plotly
+
+    static = BOOK / "_static"
+    static.mkdir(parents=True, exist_ok=True)
+    src = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    dst = static / "plotly.min.js"
+    if not dst.exists() or dst.stat().st_size != src.stat().st_size:
+        shutil.copyfile(src, dst)
+    if not (static / "mathjax" / "tex-chtml.js").exists():
+        raise RuntimeError("book/_static/mathjax/tex-chtml.js is missing: run `make static` "
+                           "(it installs mathjax@3 from the npm registry and copies it into book/_static)")
+
+
+def write_placeholder(src: Path) -> None:
+    """A notebook that says plainly that ``src`` was not executed in this build (never stale output)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(
+        f"# {src.stem.replace('_', ' ').capitalize()}\n\n```{{warning}}\nThis chapter was not executed in "
+        f"this build. Run `make chapter NAME={src.stem}` or `make book`.\n```\n")]
+    nbformat.write(nb, src.with_suffix(".ipynb"))
+
+
+def build_html() -> int:
+    """``jupyter-book build`` (warnings are errors) from the executed notebooks; returns its exit code."""
+    prepare_static()
+    for src in chapters():
+        if not src.with_suffix(".ipynb").exists():
+            write_placeholder(src)
+    jb = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(ROOT), "-W", "-n", "--keep-going"]
+    with _lock(build_dir() / ".html.lock"):
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stdout[-6000:])
+        print(proc.stderr[-4000:], file=sys.stderr)
+    else:
+        print(f"HTML: {build_dir() / 'html' / 'index.html'}")
+    return proc.returncode
+
+
+# --------------------------------------------------------------------------- CLI
+
+def main(argv: list[str] | None = None) -> int:
+    from lib.runtime import DEVICES, SCALES
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_exec":
+        return _child_main(argv[1:])
+    ap = argparse.ArgumentParser(prog="python -m lib.runner", description=__doc__.split("\n")[0])
+    ap.add_argument("--scale", default="quick", choices=SCALES)
+    ap.add_argument("--device", default="auto", choices=DEVICES)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--only", nargs="+", metavar="SLUG", help="run only these chapters")
+    ap.add_argument("--html", dest="html", action="store_true", default=None, help="build the HTML")
+    ap.add_argument("--no-html", dest="html", action="store_false")
+    ap.add_argument("--html-only", action="store_true", help="build the HTML from existing notebooks")
+    ap.add_argument("--budget", type=float, default=None,
+                    help=f"per-chapter budget in s (default {QUICK_BUDGET_S:.0f} at quick scale, none at paper)")
+    ap.add_argument("--timeout", type=float, default=None, help="per-chapter timeout in s")
+    a = ap.parse_args(argv)
+    if a.jobs < 1:
+        ap.error(f"-j/--jobs={a.jobs}: accepted values are integers >= 1")
+    if a.html_only:
+        return build_html()
+    srcs = chapters()
+    if a.only:
+        known = {s.stem: s for s in srcs}
+        unknown = [n for n in a.only if n not in known]
+        if unknown:
+            ap.error(f"--only {' '.join(unknown)}: not a chapter in _toc.yml; accepted values: {', '.join(known)}")
+        srcs = [known[n] for n in a.only]
+    budget = a.budget if a.budget is not None else (QUICK_BUDGET_S if a.scale == "quick" else None)
+    timeout = a.timeout if a.timeout is not None else (max(3 * QUICK_BUDGET_S, 300.0) if a.scale == "quick"
+                                                       else DEFAULT_TIMEOUT_S * 4)
+    t0 = time.perf_counter()
+    records = run_all(srcs, scale=a.scale, seed=a.seed, device=a.device, jobs=a.jobs, timeout=timeout,
+                      budget=budget)
+    print()
+    print(summary_table(records))
+    failed = sum(r["status"] != "ok" for r in records)
+    print(f"chapters: {time.perf_counter() - t0:.1f} s wall, {a.jobs} job(s), scale {a.scale}")
+    rc = 1 if failed else 0
+    html = a.html if a.html is not None else not a.only
+    if html:
+        t1 = time.perf_counter()
+        hrc = build_html()
+        print(f"html: {'ok' if hrc == 0 else 'FAILED'} in {time.perf_counter() - t1:.1f} s")
+        rc = rc or (1 if hrc else 0)
+    print(f"chapters: {len(records) - failed} passed, {failed} failed")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

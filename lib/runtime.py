@@ -1,0 +1,192 @@
+"""Run-time context shared by every chapter: scale, device, seeding, threads and provenance.
+
+Every chapter starts with::
+
+    ch = runtime.start_chapter("sample_complexity", scale=scale, seed=seed, device=device)
+
+and then reads ``ch.scale``, ``ch.seed``, ``ch.device`` and per-scale settings through
+``ch.pick(quick=..., paper=...)``. Randomness is always drawn from explicit generators
+(:func:`torch_generator`, :func:`numpy_rng`), never from global seeds.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+#: The scales a chapter can run at. ``quick``: CI on 2 CPU cores, <= 90 s per chapter.
+#: ``paper``: the source document's configuration, designed for one GPU.
+SCALES: tuple[str, ...] = ("quick", "paper")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = Path(os.environ.get("DLT_BUILD_DIR", ROOT / "_build"))
+
+_VERSION_PACKAGES = ("torch", "numpy", "scipy", "plotly")
+
+
+def check_scale(scale: str) -> str:
+    """Return ``scale`` if it is one of :data:`SCALES`, else raise a ValueError listing them."""
+    if scale not in SCALES:
+        raise ValueError(f"scale={scale!r} is not a known scale; accepted values: {', '.join(SCALES)}")
+    return scale
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Map ``"auto"`` to CUDA when available, else CPU; refuse ``"cuda"`` where there is none."""
+    if isinstance(device, torch.device):
+        device = device.type
+    if device not in DEVICES:
+        raise ValueError(f"device={device!r} is not a known device; accepted values: {', '.join(DEVICES)}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "device='cuda' was asked for but torch sees no CUDA device on this machine "
+            f"(torch {torch.__version__}); use device='cpu' or device='auto'"
+        )
+    return torch.device(device)
+
+
+def torch_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A fresh ``torch.Generator`` on ``device`` seeded with ``seed`` (no global state touched)."""
+    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    g = torch.Generator(device=dev)
+    g.manual_seed(int(seed))
+    return g
+
+
+def numpy_rng(seed: int) -> np.random.Generator:
+    """A fresh numpy ``Generator`` (PCG64) seeded with ``seed``."""
+    return np.random.default_rng(int(seed))
+
+
+def pick(scale: str, *, quick: T, paper: T) -> T:
+    """The value for ``scale``: ``pick("quick", quick=3, paper=100) == 3``."""
+    return quick if check_scale(scale) == "quick" else paper
+
+
+def set_threads(n: int | None = None) -> int:
+    """Set torch's intra-op threads: ``n``, else ``OMP_NUM_THREADS``, else leave as is. Returns the count.
+
+    The runner executes two notebooks at once on 2 cores with ``OMP_NUM_THREADS=1``: two threads
+    per notebook oversubscribe the machine (measured 2.5x slower, toolchain.md §4).
+    """
+    if n is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        n = int(os.environ["OMP_NUM_THREADS"])
+    if n is not None:
+        if n < 1:
+            raise ValueError(f"n={n} threads: accepted values are integers >= 1")
+        torch.set_num_threads(n)
+    return torch.get_num_threads()
+
+
+def git_state(root: Path = ROOT) -> dict[str, Any]:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the repository at ``root``."""
+    def _git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = _git("rev-parse", "--short=12", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def package_versions(names: tuple[str, ...] = _VERSION_PACKAGES) -> dict[str, str]:
+    """Installed versions of ``names`` (missing packages are reported as ``"absent"``)."""
+    out = {}
+    for n in names:
+        try:
+            out[n] = importlib.metadata.version(n)
+        except importlib.metadata.PackageNotFoundError:
+            out[n] = "absent"
+    return out
+
+
+def device_name(device: torch.device) -> str:
+    """Human-readable name of ``device`` (the GPU model, or the CPU's)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+
+
+@dataclasses.dataclass
+class Chapter:
+    """The execution context of one chapter.
+
+    Attributes: ``slug`` (the chapter's file name, e.g. ``"sample_complexity"``), ``scale``,
+    ``seed``, ``device`` (a resolved ``torch.device``), ``started`` (``time.perf_counter`` at start).
+    """
+
+    slug: str
+    scale: str
+    seed: int
+    device: torch.device
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+    _git: dict[str, Any] = dataclasses.field(default_factory=git_state, repr=False)
+
+    def pick(self, *, quick: T, paper: T) -> T:
+        """Per-scale setting: ``ch.pick(quick=3, paper=100)``."""
+        return pick(self.scale, quick=quick, paper=paper)
+
+    def generator(self, offset: int = 0, device: torch.device | None = None) -> torch.Generator:
+        """A torch generator seeded with ``seed + offset`` on ``device`` (default: the chapter's)."""
+        return torch_generator(self.seed + offset, device or self.device)
+
+    def rng(self, offset: int = 0) -> np.random.Generator:
+        """A numpy generator seeded with ``seed + offset``."""
+        return numpy_rng(self.seed + offset)
+
+    def elapsed(self) -> float:
+        """Seconds since the chapter started."""
+        return time.perf_counter() - self.started
+
+    def provenance(self) -> dict[str, Any]:
+        """What produced an artefact: chapter, parameters, device, versions, commit, wall time so far."""
+        return {
+            "chapter": self.slug,
+            "scale": self.scale,
+            "seed": self.seed,
+            "device": self.device.type,
+            "device_name": device_name(self.device),
+            "commit": self._git["commit"],
+            "dirty": self._git["dirty"],
+            "versions": package_versions(),
+            "python": platform.python_version(),
+            "wall_time_s": round(self.elapsed(), 2),
+        }
+
+    def stamp(self) -> str:
+        """One-line provenance for captions: ``scale quick · seed 0 · cpu · 3.1 s · commit abc123``."""
+        commit = self._git["commit"] or "uncommitted"
+        if self._git["dirty"]:
+            commit += "+dirty"
+        return (f"scale {self.scale} · seed {self.seed} · {self.device.type} · "
+                f"{self.elapsed():.1f} s into the chapter · commit {commit}")
+
+
+def start_chapter(slug: str, *, scale: str = "quick", seed: int = 0, device: str = "auto") -> Chapter:
+    """Validate the chapter's parameters, set the thread policy and return its :class:`Chapter`.
+
+    Raises ValueError for an unknown ``scale`` or ``device``, or ``device="cuda"`` without CUDA.
+    """
+    if not slug or not slug.replace("_", "").isalnum():
+        raise ValueError(f"slug={slug!r}: accepted values are non-empty identifiers like 'sample_complexity'")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"seed={seed!r}: accepted values are integers")
+    ch = Chapter(slug=slug, scale=check_scale(scale), seed=int(seed), device=resolve_device(device))
+    set_threads()
+    return ch
