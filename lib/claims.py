@@ -138,6 +138,12 @@ class Claim:
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def box_html(self) -> str:
+        """Inline verdict box, shown right after the experiment that decided it."""
+        return (f'<div class="claim-box">{verdict_badge(self.verdict)} <b>{html.escape(self.id)}</b>: '
+                f"{html.escape(self.statement)}<br><small>paper: {html.escape(self.paper)} · measured: "
+                f"{html.escape(self.measured)} · check: {html.escape(self.check)}</small></div>")
+
 
 class Register:
     """The claims of one chapter. ``claim`` records, ``show`` displays the table, ``save`` writes JSON."""
@@ -150,12 +156,13 @@ class Register:
 
     def claim(self, id: str, *, source: str, statement: str, paper: Any, measured: Any, check: Check,
               expected_quick: str, pass_verdict: str = REPRODUCED, fail_verdict: str = NOT_REPRODUCED,
-              checkable: bool = True, note: str = "") -> Claim:
+              checkable: bool = True, note: str = "") -> None:
         """Record a claim whose verdict is decided by ``check`` (a :class:`Check` from a computation).
 
         ``pass_verdict``/``fail_verdict`` name what a passed/failed check means (for a paper error,
         the check tests the error's evidence and ``pass_verdict=PAPER_ERROR``). ``checkable=False``
         records the claim as ``not checkable at this scale``. Ids must be unique within a chapter.
+        In a notebook the claim's verdict box is displayed where the claim is decided.
         """
         if not id or any(c.isspace() for c in id):
             raise ValueError(f"id={id!r}: accepted values are non-empty strings without spaces")
@@ -174,7 +181,13 @@ class Register:
                   verdict=verdict, check=check.detail, expected_quick=expected_quick,
                   scale=self.chapter.scale, seed=self.chapter.seed, note=note)
         self.claims.append(c)
-        return c
+        try:
+            from IPython import get_ipython
+            from IPython.display import HTML, display
+        except ImportError:
+            return
+        if get_ipython() is not None:
+            display(HTML(c.box_html()))
 
     def counts(self) -> dict[str, int]:
         """Number of claims per verdict (every verdict present, zeros included)."""

@@ -118,11 +118,11 @@ def save_figure(fig: go.Figure, name: str, provenance: dict[str, Any], *, folder
     return out
 
 
-def publish(fig: go.Figure, name: str, chapter: Chapter, caption: str) -> go.Figure:
+def publish(fig: go.Figure, name: str, chapter: Chapter, caption: str) -> None:
     """Save ``fig`` with the chapter's provenance and display it with its caption.
 
     ``caption`` says what to see; the scale, seed, device and commit are appended automatically.
-    Returns the figure (templated) so a chapter can keep working with it.
+    Returns None (so that a cell ending in ``publish(...)`` does not display the figure twice).
     """
     if not caption.strip():
         raise ValueError("caption is empty: every figure needs a caption that says what to see")
@@ -131,10 +131,9 @@ def publish(fig: go.Figure, name: str, chapter: Chapter, caption: str) -> go.Fig
     try:
         from IPython.display import Markdown, display
     except ImportError:  # plain Python: nothing to display
-        return fig
+        return
     display(fig)
     display(Markdown(f"**Figure `{name}`.** {caption}  \n<small>{chapter.stamp()}</small>"))
-    return fig
 
 
 def chromium_path() -> str | None:

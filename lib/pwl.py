@@ -46,7 +46,7 @@ class PWL:
     def from_points(t, v, sl: float, sr: float) -> PWL:
         """Build from breakpoints ``t`` (K,), values ``v`` (K,) and end slopes; validates and sorts.
 
-        Coincident breakpoints (gaps <= 1e-15·scale) are merged, keeping the first value.
+        Coincident breakpoints (gaps <= 4 ulp) are merged, keeping the first value.
         """
         t = _as1d(t, "t")
         v = _as1d(v, "v")
@@ -61,9 +61,9 @@ class PWL:
     @staticmethod
     def _clean(t: np.ndarray, v: np.ndarray, sl: float, sr: float) -> PWL:
         if t.size > 1:
-            scale = max(1.0, float(np.max(np.abs(t))))
+            local = np.maximum(np.abs(t[1:]), np.abs(t[:-1]))
             keep = np.ones(t.size, dtype=bool)
-            keep[1:] = np.diff(t) > 1e-15 * scale
+            keep[1:] = np.diff(t) > 4 * np.finfo(np.float64).eps * local
             if not keep.all():
                 t, v = t[keep], v[keep]
         return PWL(t, v, sl, sr)

@@ -48,7 +48,9 @@ __all__ = [
     "equivalent_tensor_weights",
     "exponent_counts",
     "fit_polynomial_regression",
+    "Matching",
     "hermite_pr_weights",
+    "match_weights",
     "multinomial_factors",
     "poly_net",
     "posterior_coefficients",
@@ -255,6 +257,46 @@ def weights_from_sums(a: Tensor, S: list[Tensor], sum_b: Tensor) -> Tensor:
     parts = [(a[..., 0] * sum_b.to(torch.float64)).unsqueeze(-1)]
     parts += [a[..., t:t + 1] * S[t - 1].to(torch.float64) for t in range(1, len(S) + 1)]
     return torch.cat(parts, -1)
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Output of :func:`match_weights` for one approximation of the activation.
+
+    coef: (R, k+1) the a_t used; wbar: (R, 1 + p) the network's equivalent tensor weights;
+    identity_r2 / pearson_r2: (R, k) similarity with the PR weights per degree t = 1..k."""
+
+    coef: Tensor
+    wbar: Tensor
+    identity_r2: Tensor
+    pearson_r2: Tensor
+
+
+def match_weights(beta: Tensor, W: Tensor, b: Tensor, tables: polyfeatures.MonomialTables,
+                  priors: dict[str, np.ndarray], *, multinomial: bool = True) -> dict[str, Matching]:
+    """Weight matching of §3.5 for R networks at once (Tables 3.8-3.9).
+
+    beta: (R, 1 + p) PR weights; W: (R, d, m) network weights; b: (R, m) output weights; priors: named
+    (k+1,) activation approximations (e.g. eqs. 3.21-3.22). Adds ``"posterior"`` (eq. 3.25, inferred from
+    beta). ``multinomial=False`` uses the thesis's printed eq. 3.23 throughout (posterior included).
+    """
+    W = W.to(torch.float64)
+    b = b.to(torch.float64)
+    S = tensor_sums(W, b, tables, multinomial=multinomial)
+    sum_b = b.sum(-1)
+    R, k = W.shape[0], tables.k
+    coefs = {name: torch.as_tensor(np.asarray(a, dtype=float)[: k + 1], device=W.device).expand(R, k + 1)
+             for name, a in priors.items()}
+    coefs["posterior"] = posterior_coefficients(beta, S, sum_b)
+    out = {}
+    bb = degree_blocks(beta.to(torch.float64), tables)
+    for name, a in coefs.items():
+        v = weights_from_sums(a, S, sum_b)
+        vb = degree_blocks(v, tables)
+        sims = [similarity(bb[t], vb[t]) for t in range(1, k + 1)]
+        out[name] = Matching(coef=a, wbar=v, identity_r2=torch.stack([s[0] for s in sims], -1),
+                             pearson_r2=torch.stack([s[1] for s in sims], -1))
+    return out
 
 
 def hermite_pr_weights(W: Tensor, b: Tensor, tables: polyfeatures.MonomialTables) -> Tensor:
