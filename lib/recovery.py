@@ -36,6 +36,7 @@ from lib import teacher_student as ts
 __all__ = [
     "Recipe",
     "TeacherSweep",
+    "recovery_grid",
     "recovery_r2",
     "sample_complexity",
     "sample_complexity_dichotomy",
@@ -67,7 +68,8 @@ class TeacherSweep:
 
     Attributes: teachers (P, d_max, m_max) zero-padded; d, m: (P,) int64; T restarts per call; L threshold on
     the normalised test loss; n_test: test-set size per call (None = N, as in Algorithm 1); max_elems: bound
-    on K * N * T * m_max per training call (memory), problems are chunked to respect it.
+    on K * N * T * m_max per training call (memory), problems are chunked to respect it; pad_ratio: problems
+    share a call (padded to the largest N, with masks) only when their N are within this factor.
     """
 
     teachers: Tensor
@@ -78,7 +80,8 @@ class TeacherSweep:
     generator: torch.Generator
     L: float = 0.05
     n_test: int | None = 1000
-    max_elems: int = 50_000_000
+    max_elems: int = 20_000_000
+    pad_ratio: float = 1.5
     calls: list[dict] = field(default_factory=list)
 
     @classmethod
@@ -134,6 +137,8 @@ class TeacherSweep:
                 n_big = int(N[order[stop]])
                 nt = self.n_test or n_big
                 if (stop - start + 1) * max(n_big, nt) * self.T * m_max > self.max_elems:
+                    break
+                if n_big > self.pad_ratio * int(N[order[start]]):
                     break
                 stop += 1
             sel = order[start:stop]
@@ -229,3 +234,17 @@ def recovery_r2(sweep: TeacherSweep, idx: Tensor, N: Tensor) -> Tensor:
     """Algorithm 3: mean over the T restarts of the test R^2, per problem: (A,).  Also see
     :meth:`TeacherSweep.evaluate` for the per-restart values (1 - R^2)."""
     return (1.0 - sweep.evaluate(idx, N)).mean(1)
+
+
+def recovery_grid(dims: list[tuple[int, int]], Ns: list[int], K: int, T: int, recipe: Recipe, *,
+                  generator: torch.Generator, **kw) -> tuple[Tensor, TeacherSweep]:
+    """Test R^2 of every restart for K teachers per (d, m) in ``dims`` at every N in ``Ns`` (Algorithm 1 on a
+    grid; Algorithm 3 is the mean over the last axis).  The same K teachers are used at every N.
+    Returns R^2 of shape (len(Ns), len(dims), K, T) and the sweep (for its call log)."""
+    if not Ns or min(Ns) < 1:
+        raise ValueError(f"Ns must be a non-empty list of positive sample sizes, got {Ns!r}")
+    sw = TeacherSweep.draw(dims, K, T, recipe, generator=generator, **kw)
+    idx = torch.arange(sw.P).repeat(len(Ns))
+    N = torch.tensor(Ns).repeat_interleave(sw.P)
+    r2 = 1.0 - sw.evaluate(idx, N)
+    return r2.view(len(Ns), len(dims), K, T), sw

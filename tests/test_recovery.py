@@ -79,9 +79,13 @@ def test_teacher_sweep_easy_problem_recovers_and_shapes():
 def test_teacher_sweep_chunks_respect_memory_bound():
     g = torch.Generator().manual_seed(1)
     sw = rc.TeacherSweep.draw([(2, 3)], K=4, T=2, recipe=rc.Recipe(epochs=3), generator=g, n_test=50,
-                              max_elems=2 * 50 * 2 * 3)
-    sw.evaluate(torch.arange(4), torch.tensor([10, 20, 30, 40]))
+                              max_elems=2 * 60 * 2 * 3)
+    sw.evaluate(torch.arange(4), torch.tensor([30, 40, 50, 60]))
     assert [c["n_problems"] for c in sw.calls] == [2, 2]
+    sw.calls.clear()
+    sw.max_elems = 10**9
+    sw.evaluate(torch.arange(4), torch.tensor([10, 12, 30, 40]))  # pad only within a factor 1.5
+    assert [c["N"] for c in sw.calls] == [[10, 12], [30, 40]]
 
 
 def test_bad_arguments():
