@@ -252,3 +252,19 @@ def coefficient_scales(beta: torch.Tensor) -> tuple[float, float]:
     x = beta.reshape(-1).to(torch.float64)
     med = x.median()
     return float((x - med).abs().mean()), float(x.std(correction=0))
+
+
+def scores_streamed(X: torch.Tensor, beta: torch.Tensor, lift_fn: LiftFn, chunk_rows: int = 2048) -> torch.Tensor:
+    """Scores of raw rows X: (n, ...) under beta (p, c) or (G, p, c), lifting ``chunk_rows`` rows at a time
+    (the lifted test set is never held): -> (n, c) or (G, n, c)."""
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+    out = [predict_scores(lift_fn(X[s : s + chunk_rows]), beta) for s in range(0, X.shape[0], chunk_rows)]
+    return torch.cat(out, dim=-2)
+
+
+def accuracy_streamed(X: torch.Tensor, y: torch.Tensor, beta: torch.Tensor, lift_fn: LiftFn,
+                      chunk_rows: int = 2048) -> torch.Tensor:
+    """Argmax accuracy of beta on raw rows X (lifted in chunks): scalar, or (G,) for a stack of betas."""
+    s = scores_streamed(X, beta, lift_fn, chunk_rows)
+    return (s.argmax(-1) == y.to(s.device)).to(torch.float64).mean(-1)

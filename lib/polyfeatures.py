@@ -298,3 +298,28 @@ def midpoint_map(coef_pairs: torch.Tensor, pairs: torch.Tensor, height: int = 28
     out = torch.zeros((flat.shape[0], height * width), dtype=coef_pairs.dtype, device=coef_pairs.device)
     out.index_add_(1, cell, flat)
     return out.reshape(*lead, height, width)
+
+
+def ordered_from_unique_columns(
+    height: int = 28, width: int = 28, radius: int = 2, intercept: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Express the ordered-pair feature columns through the sqrt(2)-scaled unique-pair ones.
+
+    Returns (idx, factor), both (p_ordered,): ordered column c equals ``factor[c] * unique column idx[c]``
+    (``lift_conv2(x, ordered pairs)`` vs ``lift_conv2(x, unique pairs, pair_scale=unique_pair_scale)``), so
+    ``X_o^T X_o = (f f^T) * G_u[idx][:, idx]`` is obtained from the unique Gram without re-lifting
+    (used to solve the thesis's literal 18,741-column normal equations from a streamed 10,155-column Gram).
+    """
+    npx = height * width
+    Po = conv_pair_table(height, width, radius)
+    Pu = conv_pair_table(height, width, radius, unique=True)
+    key_u = Pu[:, 0] * npx + Pu[:, 1]
+    lo = torch.minimum(Po[:, 0], Po[:, 1])
+    hi = torch.maximum(Po[:, 0], Po[:, 1])
+    pos = torch.searchsorted(key_u, lo * npx + hi)  # key_u is sorted (rows sorted by (i, j), i <= j)
+    fac = 1.0 / unique_pair_scale(Pu)[pos]
+    off = 1 if intercept else 0
+    head = torch.arange(off + npx)
+    idx = torch.cat([head, off + npx + pos])
+    factor = torch.cat([torch.ones(off + npx, dtype=torch.float64), fac])
+    return idx, factor

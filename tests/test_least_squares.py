@@ -74,3 +74,10 @@ def test_bad_input():
         ls.solve_normal_equations(ne, "qr")
     with pytest.raises(ValueError, match="X must be"):
         ls.min_norm_dual(torch.zeros(2, 3), torch.zeros(2, 3))
+
+
+def test_streamed_scores_match_direct():
+    X, beta = _rand(50, 6, seed=8), _rand(3, 6, 4, seed=9)
+    y = torch.randint(0, 4, (50,), generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(ls.scores_streamed(X, beta, lambda x: x, 7), ls.predict_scores(X, beta))
+    torch.testing.assert_close(ls.accuracy_streamed(X, y, beta, lambda x: x, 7), ls.accuracy(X, beta, y))

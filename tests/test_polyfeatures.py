@@ -41,7 +41,7 @@ def test_conv_pairs_bruteforce_small():
     assert len(got) == per_dim(H) * per_dim(W)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(d=st.integers(1, 6), k=st.integers(0, 4), basis=st.sampled_from(pf.BASES), n=st.integers(1, 5))
 def test_lift_matches_bruteforce(d, k, basis, n):
     X = torch.randn(n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(d * 10 + k))
@@ -94,3 +94,15 @@ def test_bad_input():
         pf.lift(torch.zeros(2, 4), pf.monomial_tables(3, 2))
     with pytest.raises(ValueError, match="radius"):
         pf.conv_pair_table(4, 4, -1)
+
+
+def test_ordered_gram_from_unique_gram():
+    g = torch.Generator().manual_seed(4)
+    imgs = torch.rand(30, 5, 5, generator=g, dtype=torch.float64)
+    Po, Pu = pf.conv_pair_table(5, 5), pf.conv_pair_table(5, 5, unique=True)
+    Fo = pf.lift_conv2(imgs, Po, dtype=torch.float64)
+    Fu = pf.lift_conv2(imgs, Pu, pair_scale=pf.unique_pair_scale(Pu), dtype=torch.float64)
+    idx, f = pf.ordered_from_unique_columns(5, 5)
+    torch.testing.assert_close(Fu[:, idx] * f, Fo)
+    Gu = Fu.T @ Fu
+    torch.testing.assert_close((f[:, None] * f[None, :]) * Gu[idx][:, idx], Fo.T @ Fo)

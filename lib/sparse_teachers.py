@@ -1,0 +1,93 @@
+"""Sparse "convolutional" random teachers on +-1 inputs and their polynomial regression (thesis 000, §3.2).
+
+Used by the chapter ``polynomial_regression`` (Figs 3.1-3.2, Table 3.1; spec B3).
+
+Teacher (eq. 3.1, §3.2.1): ``Y = sum_i b f(w_i . x)`` with ``b = 1/m`` (it does not affect R²), ``f`` = ReLU
+or sigmoid, ``w_i`` N(0, 1) on a contiguous window of ``s = min(d, 9)`` coordinates starting uniformly in
+``[0, d - s]`` (the thesis says "in a contiguous way"; the start rule is ours) and 0 elsewhere;
+``x`` uniform on ``{-1, +1}^d``. Polynomial regression uses square-free monomials plus an intercept
+(``x_j**2 = 1`` for +-1 inputs), fitted by least squares with an unpenalised intercept and the
+minimum-norm solution for the other coefficients (as scikit-learn's ``LinearRegression``; ``N < p`` interpolates). Everything is batched over K seeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lib import polyfeatures
+
+ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid}
+
+
+def sparse_teacher(K: int, d: int, m: int, s: int, generator: torch.Generator,
+                   dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """K teachers W: (K, d, m), N(0, 1) entries on one contiguous window of length s per hidden unit."""
+    for name, v in (("K", K), ("d", d), ("m", m), ("s", s)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if s > d:
+        raise ValueError(f"s must be <= d={d}, got {s}")
+    dev = generator.device
+    W = torch.randn((K, d, m), generator=generator, device=dev, dtype=dtype)
+    start = torch.randint(0, d - s + 1, (K, 1, m), generator=generator, device=dev)
+    j = torch.arange(d, device=dev).view(1, d, 1)
+    return W * ((j >= start) & (j < start + s))
+
+
+def rademacher(K: int, N: int, d: int, generator: torch.Generator, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """X: (K, N, d) uniform on {-1, +1}."""
+    bits = torch.randint(0, 2, (K, N, d), generator=generator, device=generator.device)
+    return (2 * bits - 1).to(dtype)
+
+
+def teacher_output(W: torch.Tensor, X: torch.Tensor, activation: str = "relu") -> torch.Tensor:
+    """Y = (1/m) sum_i f(w_i . x): W (K, d, m), X (K, N, d) -> (K, N)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
+    return ACTIVATIONS[activation](torch.bmm(X, W)).mean(-1)
+
+
+def r2(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """1 - MSE / Var(y) along the last axis: (..., N) -> (...)."""
+    return 1 - ((pred - y) ** 2).mean(-1) / y.var(-1, correction=0)
+
+
+@dataclass
+class PRResult:
+    """In-sample and out-of-sample R², each (K,), and the number of features p (with intercept)."""
+
+    r2_in: torch.Tensor
+    r2_out: torch.Tensor
+    p: int
+
+
+def fit_pr(X_tr: torch.Tensor, Y_tr: torch.Tensor, X_te: torch.Tensor, Y_te: torch.Tensor, degree: int,
+           basis: str = "squarefree") -> PRResult:
+    """Min-norm least-squares polynomial regression of degree <= ``degree``, batched over K data sets.
+
+    X_tr: (K, N, d), Y_tr: (K, N), X_te: (K, N', d), Y_te: (K, N').
+    """
+    K, N, d = X_tr.shape
+    tables = polyfeatures.monomial_tables(d, degree, basis)
+    F_tr = polyfeatures.lift(X_tr.reshape(K * N, d), tables, intercept=False).reshape(K, N, -1)
+    F_te = polyfeatures.lift(X_te.reshape(-1, d), tables, intercept=False).reshape(K, X_te.shape[1], -1)
+    # unpenalised intercept (as scikit-learn's LinearRegression): centre on the training set, then min-norm
+    mu_f, mu_y = F_tr.mean(1, keepdim=True), Y_tr.mean(1, keepdim=True)
+    beta = torch.linalg.lstsq(F_tr - mu_f, (Y_tr - mu_y).unsqueeze(-1), driver="gelsd").solution
+    pin = ((F_tr - mu_f) @ beta).squeeze(-1) + mu_y
+    pout = ((F_te - mu_f) @ beta).squeeze(-1) + mu_y
+    return PRResult(r2_in=r2(pin, Y_tr), r2_out=r2(pout, Y_te), p=F_tr.shape[-1] + 1)
+
+
+def run_config(K: int, d: int, m: int, N: int, degree: int, generator: torch.Generator, activation: str = "relu",
+               s: int | None = None, n_test: int | None = None) -> PRResult:
+    """One cell of the §3.2 sweep: K independent teachers (window s = min(d, 9) by default), N training
+    and ``n_test`` (default N) test points, PR of the given degree."""
+    s = min(d, 9) if s is None else s
+    n_test = N if n_test is None else n_test
+    W = sparse_teacher(K, d, m, s, generator)
+    X_tr = rademacher(K, N, d, generator)
+    X_te = rademacher(K, n_test, d, generator)
+    return fit_pr(X_tr, teacher_output(W, X_tr, activation), X_te, teacher_output(W, X_te, activation), degree)
