@@ -7,7 +7,8 @@ or sigmoid, ``w_i`` N(0, 1) on a contiguous window of ``s = min(d, 9)`` coordina
 ``[0, d - s]`` (the thesis says "in a contiguous way"; the start rule is ours) and 0 elsewhere;
 ``x`` uniform on ``{-1, +1}^d``. Polynomial regression uses square-free monomials plus an intercept
 (``x_j**2 = 1`` for +-1 inputs), fitted by least squares with an unpenalised intercept and the
-minimum-norm solution for the other coefficients (as scikit-learn's ``LinearRegression``; ``N < p`` interpolates). Everything is batched over K seeds.
+minimum-norm solution for the other coefficients (as scikit-learn's ``LinearRegression``; ``N < p``
+interpolates). Everything is batched over K seeds.
 """
 
 from __future__ import annotations
