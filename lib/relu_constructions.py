@@ -24,7 +24,7 @@ from .pwl import PWL, propagate_net
 
 __all__ = [
     "ReLUNet", "max2_net", "max_tree_net", "lattice_to_net", "pwl_to_relu2", "zigzag_pwl",
-    "zigzag_compose_pwl", "zigzag_net", "hard_function_piece_formula", "triangle_net",
+    "zigzag_compose_pwl", "zigzag_net", "hard_function_piece_formula", "triangle_net", "max_bound_pieces",
     "max0_x1_x2_net", "diagonal_jump_witness", "lemma_2a6_bound", "min_size_for_pieces",
 ]
 
@@ -357,6 +357,17 @@ def min_size_for_pieces(p: int, k: int, s_max: int = 200) -> int | None:
         if best >= p:
             return s
     return None
+
+
+def max_bound_pieces(k: int, s: int) -> int:
+    """max over integer widths w_i ≥ 1 with Σw_i = s of the Lemma 2.A.6 bound 2^{k-1}(w_1+1)w_2…w_k (exact DP)."""
+    if not 1 <= k <= s:
+        raise ValueError(f"need 1 <= k <= s, got k={k}, s={s}")
+    # P[j][r]: max product of j positive integers summing to r (0 if impossible)
+    P = [[1 if r == 0 else 0 for r in range(s + 1)]]
+    for j in range(1, k):
+        P.append([max((w * P[j - 1][r - w] for w in range(1, r + 1)), default=0) for r in range(s + 1)])
+    return max(2 ** (k - 1) * (w1 + 1) * P[k - 1][s - w1] for w1 in range(1, s - k + 2))
 
 
 # ---------------------------------------------------------------------------------------- Prop 2.5.2

@@ -1,0 +1,174 @@
+"""Tests of lib.relu_constructions: exact oracles for every construction of thesis Ch. 2."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lib.pwl import PWL
+from lib.relu_constructions import (
+    ReLUNet,
+    diagonal_jump_witness,
+    hard_function_piece_formula,
+    lattice_to_net,
+    lemma_2a6_bound,
+    max0_x1_x2_net,
+    max2_net,
+    max_bound_pieces,
+    max_tree_net,
+    min_size_for_pieces,
+    pwl_to_relu2,
+    triangle_net,
+    zigzag_compose_pwl,
+    zigzag_net,
+    zigzag_pwl,
+)
+
+RNG = np.random.default_rng(0)
+
+
+def test_max2_worked_example():
+    net = max2_net()
+    h = np.maximum(net.weights[0] @ np.array([2.0, 5.0]), 0)
+    assert h.tolist() == [7.0, 0.0, 3.0, 0.0]
+    assert net(np.array([[2.0, 5.0]]))[0] == 5.0
+    X = RNG.normal(size=(10_000, 2))
+    assert np.abs(net(X) - X.max(axis=1)).max() < 1e-12
+
+
+@pytest.mark.parametrize("m", range(1, 18))
+def test_max_tree(m):
+    X = RNG.normal(size=(2000, m))
+    net = max_tree_net(np.eye(m), np.zeros(m))
+    assert np.abs(net(X) - X.max(axis=1)).max() < 1e-12
+    assert net.hidden_layers == (math.ceil(math.log2(m)) if m > 1 else 0)
+    assert net.size <= 4 * (2 * m - 1)
+
+
+@pytest.mark.parametrize("n,k", [(2, 3), (3, 4), (4, 5)])
+def test_lattice_to_net(n, k):
+    terms = [(float(RNG.choice([-1, 1])), RNG.normal(size=(k, n)), RNG.normal(size=k)) for _ in range(5)]
+    terms.append((1.0, RNG.normal(size=(2, n)), RNG.normal(size=2)))  # a shallower term, padded
+    net = lattice_to_net(terms)
+    X = RNG.normal(size=(5000, n))
+    ref = sum(s * (X @ A.T + c).max(axis=1) for s, A, c in terms)
+    assert np.abs(net(X) - ref).max() < 1e-10
+    assert net.hidden_layers == math.ceil(math.log2(k))
+    assert net.depth <= math.ceil(math.log2(n + 1)) + 1
+
+
+def _random_pwl(m, rng, flat=None):
+    a = np.sort(rng.uniform(-5, 5, m - 1))
+    while np.any(np.diff(a) < 1e-2):
+        a = np.sort(rng.uniform(-5, 5, m - 1))
+    b = rng.normal(size=m - 1)
+    sl, sr = rng.normal(), rng.normal()
+    if flat == "L":
+        sl = 0.0
+    if flat == "R":
+        sr = 0.0
+    return PWL.from_points(a, b, sl, sr)
+
+
+@pytest.mark.parametrize("m", [2, 3, 4, 7, 20, 50])
+@pytest.mark.parametrize("flat", [None, "L", "R"])
+def test_pwl_to_relu2(m, flat):
+    f = _random_pwl(m, RNG, flat)
+    if f.num_pieces() != m:
+        pytest.skip("random draw merged two pieces")
+    net = pwl_to_relu2(f)
+    x = np.linspace(f.t[0] - 1, f.t[-1] + 1, 100_000)
+    assert np.abs(net(x) - f(x)).max() < 1e-9
+    assert net.size == (m - 1 if flat else m)
+    assert net.hidden_layers == 1
+    assert net.to_pwl().num_pieces() == m
+
+
+def test_printed_back_substitution_fails_from_m4():
+    for m, ok in [(3, True), (4, False), (6, False)]:
+        f = _random_pwl(m, np.random.default_rng(m))
+        x = np.linspace(-6, 6, 10_001)
+        err = np.abs(pwl_to_relu2(f, printed=True)(x) - f(x)).max()
+        assert (err < 1e-9) == ok
+
+
+def test_triangle():
+    net = triangle_net(0.3, 0.5)
+    x = np.linspace(-2, 2, 10001)
+    assert np.abs(net(x) - np.maximum(0, 1 / 0.5 - np.abs(x - 0.3) / 0.25)).max() < 1e-12
+    assert net.size == 3
+
+
+@pytest.mark.parametrize("a_list,exp", [([[0.5]] * 2, (4, 6)), ([[0.5]] * 3, (8, 10)),
+                                        ([[1 / 3, 2 / 3]] * 2, (9, 10)), ([[0.25, 0.6], [0.4]], (6, 7))])
+def test_pinned_hard_function_counts(a_list, exp):
+    H = zigzag_compose_pwl(a_list, 1.0)
+    assert (H.pieces_in(0, 1), H.num_pieces()) == exp
+    assert hard_function_piece_formula([len(a) for a in a_list]) == exp
+
+
+def test_random_hard_functions_and_nets():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        k = int(rng.integers(1, 5))
+        M = float(rng.uniform(0.5, 3))
+        ps = rng.integers(1, 4, size=k)
+        a_list = [np.sort(rng.uniform(0, M, p)) for p in ps]
+        H = zigzag_compose_pwl(a_list, M)
+        inner, total = hard_function_piece_formula(ps)
+        assert H.pieces_in(0, M) == inner and H.num_pieces() == total
+        net = zigzag_net(a_list, M)
+        assert net.widths == [p + 1 for p in ps] and net.depth == k + 1
+        x = np.linspace(-1, M + 1, 20001)
+        assert np.abs(net(x) - H(x)).max() < 1e-9
+        # every piece inside [0, M] spans exactly [0, M] in value
+        kinks = np.concatenate([[0.0], H.breakpoints()[(H.breakpoints() > 0) & (H.breakpoints() < M)], [M]])
+        vals = H(kinks)
+        assert np.all(np.isclose(np.abs(np.diff(vals)), M, atol=1e-9))
+
+
+def test_zigzag_net_exact_pwl_propagation():
+    a_list = [[0.25, 0.6], [0.4], [0.5]]
+    H = zigzag_net(a_list, 1.0).to_pwl()
+    assert H.num_pieces() == zigzag_compose_pwl(a_list).num_pieces()
+
+
+def test_zigzag_bad_input():
+    with pytest.raises(ValueError):
+        zigzag_pwl([0.6, 0.4], 1.0)
+    with pytest.raises(ValueError):
+        zigzag_pwl([1.2], 1.0)
+
+
+def test_lemma_2a6_and_min_size():
+    import itertools
+    assert lemma_2a6_bound([3]) == 4 and lemma_2a6_bound([2, 3]) == 18
+    for k in range(1, 4):  # the DP equals brute force over all compositions
+        for s in range(k, 11):
+            brute = max(lemma_2a6_bound(w) for w in itertools.product(range(1, s + 1), repeat=k) if sum(w) == s)
+            assert max_bound_pieces(k, s) == brute
+    for k in range(1, 9):  # converse of Lemma 2.A.7 on the spec's range
+        for s in range(k, 26):
+            assert max_bound_pieces(k, s) <= (2 * s / k) ** k + 1e-9
+    assert min_size_for_pieces(16, 1) == 15
+    assert min_size_for_pieces(16, 2) == min(w1 + w2 for w1 in range(1, 20) for w2 in range(1, 20)
+                                             if 2 * (w1 + 1) * w2 >= 16)
+
+
+def test_max0_x1_x2_and_witness():
+    net = max0_x1_x2_net()
+    X = RNG.normal(size=(10_000, 2))
+    assert np.abs(net(X) - np.maximum(0, X.max(axis=1))).max() < 1e-12
+    assert net.hidden_layers == 2
+    assert abs(diagonal_jump_witness(net) - math.sqrt(2)) < 1e-6
+    W, b, c = RNG.normal(size=(50, 2)), RNG.normal(size=50), RNG.normal(size=50)
+    sor = ReLUNet([W, c[None]], [b, np.zeros(1)])
+    assert abs(diagonal_jump_witness(sor)) < 1e-6
+
+
+def test_to_torch_matches():
+    net = max_tree_net(RNG.normal(size=(5, 3)), RNG.normal(size=5))
+    X = RNG.normal(size=(100, 3))
+    with torch.no_grad():
+        y = net.to_torch()(torch.as_tensor(X)).numpy()[:, 0]
+    assert np.abs(y - net(X)).max() < 1e-12
