@@ -120,3 +120,20 @@ def test_bad_inputs():
         wm.tensor_sums(torch.zeros(4, 2), torch.zeros(2), T)
     with pytest.raises(ValueError, match="basis"):
         wm.multinomial_factors(T.tuples[0], 3, "bogus")
+
+
+def test_match_weights_exact_prior_and_posterior():
+    g = torch.Generator().manual_seed(3)
+    d, m, k, R = 3, 5, 3, 2
+    W, b = _rand((R, d, m), g), torch.full((R, m), m**-0.5, dtype=torch.float64)
+    a = np.array([0.1, 0.5, 0.35, 0.05])
+    X = _rand((300, d), g)
+    T = pf.monomial_tables(d, k)
+    Y = wm.poly_net(W, X.expand(R, -1, -1), a, b)
+    beta = wm.fit_polynomial_regression(X, Y, T).beta
+    res = wm.match_weights(beta, W, b, T, {"true": a, "wrong": a * np.array([1, 1, 0.5, 1])})
+    for name in ("true", "posterior"):
+        torch.testing.assert_close(res[name].identity_r2, torch.ones(R, k, dtype=torch.float64))
+    torch.testing.assert_close(res["posterior"].coef, torch.as_tensor(a).expand(R, -1))
+    assert torch.all(res["wrong"].identity_r2[:, 1] < 0.99)
+    assert torch.all(res["wrong"].pearson_r2[:, 1] > 1 - 1e-9)
