@@ -156,13 +156,15 @@ def erm_two_layer_exact(X: np.ndarray, y: np.ndarray, w: int, prune: bool = True
 
 
 # ---------------------------------------------------------------------------------------- 1-D (2.6)-(2.8)
-def erm_pwl1d_exact(x: np.ndarray, y: np.ndarray, p: int) -> dict:
+def erm_pwl1d_exact(x: np.ndarray, y: np.ndarray, p: int, printed: bool = False) -> dict:
     """(2.6)-(2.8) with the corrected (2.7): best continuous PWL fit with ≤ p pieces (squared loss).
 
     Enumerates kink intervals 0 ≤ i_1 ≤ … ≤ i_{p-1} ≤ D (interval i lies between sorted x_i and x_{i+1};
     0 and D are the unbounded ends) and convexity signs S ∈ {±1}^{p-1}; each case is a QP in (a_j, b_j):
         S_j φ_j(x_{i_j}) ≤ 0,  S_j φ_j(x_{i_j+1}) ≥ 0,  S_j (a_{j+1} - a_j) ≥ 0,  φ_j = ℓ_{j+1} - ℓ_j.
     Count C(D+p-2, p-1)·2^{p-1} (the thesis's C(D,p) is wrong, §6 item 9). Returns {"opt", "n_qp"}.
+    ``printed=True`` uses (2.7) as printed (the first two inequalities reversed), which forces
+    ℓ_j ≡ ℓ_{j+1} whenever the kink lies between two data points (evidence for §6 item 9).
     """
     order = np.argsort(x)
     x = np.asarray(x, dtype=np.float64)[order]
@@ -188,10 +190,11 @@ def erm_pwl1d_exact(x: np.ndarray, y: np.ndarray, p: int) -> dict:
                     r[2 * j + 2:2 * j + 4] = [xv, 1.0]
                     r[2 * j:2 * j + 2] = [-xv, -1.0]
                     return r
+                sgn = -1.0 if printed else 1.0
                 if ij >= 1:
-                    rows.append(-sj * phi(x[ij - 1]))        # S φ(x_{i_j}) ≤ 0
+                    rows.append(-sgn * sj * phi(x[ij - 1]))  # S φ(x_{i_j}) ≤ 0   (printed: ≥ 0)
                 if ij <= D - 1:
-                    rows.append(sj * phi(x[ij]))             # S φ(x_{i_j+1}) ≥ 0
+                    rows.append(sgn * sj * phi(x[ij]))       # S φ(x_{i_j+1}) ≥ 0 (printed: ≤ 0)
                 r = np.zeros(2 * p)
                 r[2 * j + 2], r[2 * j] = sj, -sj
                 rows.append(r)
