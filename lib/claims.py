@@ -169,7 +169,8 @@ class Register:
         if any(c.id == id for c in self.claims):
             raise ValueError(f"id={id!r} is already registered in chapter {self.chapter.slug!r}")
         if not isinstance(check, Check):
-            raise ValueError(f"check={check!r}: accepted values are claims.Check objects (from close_to, at_least, ...)")
+            raise ValueError(f"check={check!r}: accepted values are claims.Check objects "
+                             "(from close_to, at_least, ...)")
         for v, n in ((pass_verdict, "pass_verdict"), (fail_verdict, "fail_verdict"),
                      (expected_quick, "expected_quick")):
             _check_verdict(v, n)

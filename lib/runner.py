@@ -104,8 +104,16 @@ def execute_one(src: Path, params: dict[str, Any], out: Path) -> dict[str, Any]:
         pm.execute_notebook(nb, str(out), parameters=params, cwd=str(src.parent), kernel_name="python3",
                             progress_bar=False, log_output=False, execution_timeout=CELL_TIMEOUT_S)
     except pm.PapermillExecutionError as e:  # papermill still writes the failing notebook
-        err = {"error": f"{e.ename}: {e.evalue}".strip()[:500], "cell": e.exec_count}
+        err = {"error": f"{e.ename}: {e.evalue}".strip()[:500], "cell": None}
     done = nbformat.read(out, as_version=4)
+    if err["error"]:  # name the failing cell by its position among the source's code cells
+        code = [c for c in done.cells if c.cell_type == "code"
+                and "injected-parameters" not in c.metadata.get("tags", [])]
+        for i, c in enumerate(code, 1):
+            if any(o.get("output_type") == "error" for o in c.get("outputs", [])):
+                first = next((ln for ln in c.source.splitlines() if ln.strip()), "")[:60]
+                err["cell"] = f"code cell {i} of {len(code)}: {first}"
+                break
     for c in done.cells:  # the parameter cells are not shown in the book
         tags = c.metadata.get("tags", [])
         if ("injected-parameters" in tags or "parameters" in tags) and "remove-cell" not in tags:
@@ -164,7 +172,7 @@ def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, tim
     cs = claims_summary(slug, scale)
     problems = []
     if res["error"]:
-        where = f" (cell {res['cell']})" if res["cell"] is not None else ""
+        where = f" ({res['cell']})" if res["cell"] is not None else ""
         problems.append(f"{res['error']}{where}")
     if budget is not None and wall > budget:
         problems.append(f"over budget: {wall:.1f} s > {budget:.0f} s")
@@ -298,12 +306,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=None,
                     help=f"per-chapter budget in s (default {QUICK_BUDGET_S:.0f} at quick scale, none at paper)")
     ap.add_argument("--timeout", type=float, default=None, help="per-chapter timeout in s")
+    ap.add_argument("--toc", type=Path, default=ROOT / "_toc.yml", help="table of contents to read chapters from")
     a = ap.parse_args(argv)
     if a.jobs < 1:
         ap.error(f"-j/--jobs={a.jobs}: accepted values are integers >= 1")
     if a.html_only:
         return build_html()
-    srcs = chapters()
+    if not a.toc.exists():
+        ap.error(f"--toc {a.toc}: no such file")
+    srcs = chapters(a.toc)
     if a.only:
         known = {s.stem: s for s in srcs}
         unknown = [n for n in a.only if n not in known]

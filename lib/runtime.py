@@ -120,7 +120,8 @@ def device_name(device: torch.device) -> str:
     """Human-readable name of ``device`` (the GPU model, or the CPU's)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+    cpu = platform.processor() or platform.machine()
+    return f"CPU ({cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
 
 
 @dataclasses.dataclass

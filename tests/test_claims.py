@@ -1,0 +1,101 @@
+"""lib.claims: checks, verdicts decided by computation, deterministic JSON, the table."""
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lib import claims, runtime
+
+
+def _reg(tmp_path, scale="quick", seed=0):
+    return claims.Register(runtime.start_chapter("ctest", scale=scale, seed=seed, device="cpu"), folder=tmp_path)
+
+
+def test_checks():
+    assert claims.close_to(0.96, 0.95, atol=0.02).passed
+    assert not claims.close_to(0.90, 0.95, atol=0.02).passed
+    assert claims.close_to(105, 100, rtol=0.05).passed
+    assert not claims.close_to(float("nan"), 1.0, atol=1).passed
+    assert claims.at_least(3, 2).passed and not claims.at_least(1, 2).passed
+    assert claims.at_most(1, 2).passed and not claims.at_most(3, 2).passed
+    assert claims.in_interval(0.5, 0, 1).passed and not claims.in_interval(2, 0, 1).passed
+    assert claims.all_of(claims.at_least(3, 2), claims.at_most(1, 2)).passed
+    assert not claims.all_of(claims.at_least(3, 2), claims.at_most(3, 2)).passed
+
+
+@given(m=st.floats(-1e6, 1e6), p=st.floats(-1e6, 1e6), tol=st.floats(1e-9, 1e6))
+def test_close_to_matches_its_definition(m, p, tol):
+    assert claims.close_to(m, p, atol=tol).passed == (abs(m - p) <= tol)
+
+
+def test_bad_check_arguments():
+    with pytest.raises(ValueError, match="not both zero"):
+        claims.close_to(1, 1)
+    with pytest.raises(ValueError, match="real numbers"):
+        claims.at_least("abc", 1)
+    with pytest.raises(ValueError, match="lo="):
+        claims.in_interval(1, 2, 0)
+    with pytest.raises(ValueError, match="Python bool"):
+        claims.Check(1, "int is not a bool")
+
+
+def test_verdict_follows_the_check(tmp_path):
+    reg = _reg(tmp_path)
+    reg.claim("a", source="s", statement="t", paper=1, measured=1.0, check=claims.close_to(1, 1, atol=.1),
+              expected_quick="reproduced")
+    reg.claim("b", source="s", statement="t", paper=1, measured=3.0, check=claims.close_to(3, 1, atol=.1),
+              expected_quick="not reproduced")
+    reg.claim("c", source="s", statement="t", paper="x", measured="y", check=claims.at_least(1, 0),
+              pass_verdict=claims.PAPER_ERROR, expected_quick="paper error")
+    reg.claim("d", source="s", statement="t", paper=1, measured="-", check=claims.at_least(1, 0),
+              checkable=False, expected_quick="not checkable at this scale")
+    assert [c.verdict for c in reg.claims] == ["reproduced", "not reproduced", "paper error",
+                                               "not checkable at this scale"]
+    assert reg.mismatches() == []
+    assert reg.counts()["reproduced"] == 1 and sum(reg.counts().values()) == 4
+
+
+def test_mismatch_is_reported_only_at_quick_scale(tmp_path):
+    for scale, n in (("quick", 1), ("paper", 0)):
+        reg = _reg(tmp_path, scale=scale)
+        reg.claim("a", source="s", statement="t", paper=1, measured=5, check=claims.close_to(5, 1, atol=.1),
+                  expected_quick="reproduced")
+        assert len(reg.mismatches()) == n
+
+
+def test_bad_claim_arguments(tmp_path):
+    reg = _reg(tmp_path)
+    ok = dict(source="s", statement="t", paper=1, measured=1, check=claims.at_least(1, 0), expected_quick="reproduced")
+    reg.claim("a", **ok)
+    with pytest.raises(ValueError, match="already registered"):
+        reg.claim("a", **ok)
+    with pytest.raises(ValueError, match="without spaces"):
+        reg.claim("a b", **ok)
+    with pytest.raises(ValueError, match="expected_quick='yes'.*accepted values"):
+        reg.claim("c", **{**ok, "expected_quick": "yes"})
+    with pytest.raises(ValueError, match="claims.Check"):
+        reg.claim("d", **{**ok, "check": True})
+
+
+def test_json_is_deterministic_and_atomic(tmp_path):
+    texts = []
+    for _ in range(2):
+        reg = _reg(tmp_path, seed=4)
+        x = float(runtime.numpy_rng(4).normal())
+        reg.claim("x", source="s", statement="t", paper=0, measured=x, check=claims.close_to(x, 0, atol=5),
+                  expected_quick="reproduced")
+        texts.append(reg.save().read_bytes())
+    assert texts[0] == texts[1]
+    doc = json.loads(texts[0])
+    assert doc["chapter"] == "ctest" and doc["claims"][0]["seed"] == 4 and doc["counts"]["reproduced"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["ctest.json"]
+    assert claims.load_all(tmp_path)[0]["chapter"] == "ctest"
+
+
+def test_table_html_escapes_and_shows_badges(tmp_path):
+    reg = _reg(tmp_path)
+    reg.claim("a", source="<src>", statement="x < y", paper=1, measured=1, check=claims.at_least(1, 0),
+              expected_quick="reproduced")
+    html = reg.to_html()
+    assert "&lt;src&gt;" in html and "x &lt; y" in html and ">reproduced<" in html

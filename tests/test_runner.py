@@ -1,0 +1,91 @@
+"""lib.runner on fixture notebooks: failure isolation, cells named, budgets, verdict gate, determinism."""
+import json
+from pathlib import Path
+
+import pytest
+
+from lib import runner
+
+FIX = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture()
+def build(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLT_BUILD_DIR", str(tmp_path / "_build"))
+    yield tmp_path / "_build"
+    for p in FIX.glob("*.ipynb"):
+        p.unlink()
+
+
+def _toc(tmp_path, names):
+    toc = tmp_path / "_toc.yml"
+    rest = "".join(f"  - file: tests/fixtures/{n}\n" for n in names[1:])
+    toc.write_text(f"format: jb-book\nroot: tests/fixtures/{names[0]}\nchapters:\n{rest}")
+    return toc
+
+
+def test_toc_parsing_and_status_last(tmp_path):
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: book/intro\nparts:\n  - caption: A\n    chapters:\n"
+                   "      - file: book/status\n      - file: book/pages/references\n"
+                   "      - file: tests/fixtures/nb_good\n")
+    assert runner.toc_files(toc) == ["book/intro", "book/status", "book/pages/references", "tests/fixtures/nb_good"]
+    stems = [p.stem for p in runner.chapters(toc)]
+    assert stems == ["intro", "nb_good", "status"]          # plain pages skipped, status moved last
+
+
+def test_failure_isolation_budget_and_gate(tmp_path, build, capsys):
+    toc = _toc(tmp_path, ["nb_good", "nb_bad", "nb_mismatch"])
+    rc = runner.main(["--toc", str(toc), "--no-html", "-j", "2", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    recs = {p.stem: json.loads(p.read_text()) for p in (build / "runs").glob("*.json")}
+    assert set(recs) == {"nb_good", "nb_bad", "nb_mismatch"}
+    assert recs["nb_good"]["status"] == "ok"                             # the others still ran
+    assert recs["nb_good"]["claims"]["reproduced"] == 1
+    bad = recs["nb_bad"]
+    assert bad["status"] == "fail"
+    assert 'RuntimeError: boom (code cell 3 of 3: raise RuntimeError("boom"))' in bad["problems"][0]
+    assert any("one-is-two" in p and "expected reproduced" in p for p in recs["nb_mismatch"]["problems"])
+    assert "RuntimeError: boom (code cell 3 of 3" in out and "1 passed, 2 failed" in out
+    nb = json.loads((FIX / "nb_bad.ipynb").read_text())               # the failing notebook is kept
+    assert any("boom" in json.dumps(c.get("outputs", [])) for c in nb["cells"])
+
+
+def test_same_seed_gives_byte_identical_claims(tmp_path, build):
+    src = FIX / "nb_good.md"
+    texts = []
+    for _ in range(2):
+        rec = runner.run_chapter(src, scale="quick", seed=3, device="cpu", jobs=1, timeout=120, budget=None)
+        assert rec["status"] == "ok", rec
+        texts.append((build / "claims" / "nb_good.json").read_bytes())
+    assert texts[0] == texts[1]
+    assert json.loads(texts[0])["seed"] == 3
+
+
+def test_over_budget_is_reported(build):
+    rec = runner.run_chapter(FIX / "nb_slow.md", scale="quick", seed=0, device="cpu", jobs=1, timeout=120,
+                             budget=2.0)                       # it sleeps 2.5 s on top of kernel start-up
+    assert rec["status"] == "fail" and any("over budget" in p for p in rec["problems"])
+    assert rec["claims"]["reproduced"] == 1                    # it ran to the end; only the budget failed
+
+
+def test_timeout_is_reported(tmp_path, build):
+    rec = runner.run_chapter(FIX / "nb_slow.md", scale="quick", seed=0, device="cpu", jobs=1, timeout=1.0,
+                             budget=None)
+    assert rec["status"] == "fail" and "timed out" in rec["problems"][0]
+
+
+def test_cli_rejects_bad_arguments(tmp_path, capsys):
+    toc = _toc(tmp_path, ["nb_good"])
+    for args, msg in ((["--scale", "huge"], "invalid choice"), (["--only", "nope"], "accepted values: nb_good"),
+                      (["-j", "0"], "accepted values are integers >= 1")):
+        with pytest.raises(SystemExit):
+            runner.main(["--toc", str(toc), *args])
+        assert msg in capsys.readouterr().err
+
+
+def test_summary_table_names_problems():
+    rec = {"chapter": "x", "status": "fail", "wall_s": 3.0, "claims": None, "problems": ["KeyError: 'a' (cell 4)"]}
+    table = runner.summary_table([rec])
+    assert "x" in table and "fail" in table and "KeyError: 'a' (cell 4)" in table
