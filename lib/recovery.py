@@ -68,8 +68,9 @@ class TeacherSweep:
 
     Attributes: teachers (P, d_max, m_max) zero-padded; d, m: (P,) int64; T restarts per call; L threshold on
     the normalised test loss; n_test: test-set size per call (None = N, as in Algorithm 1); max_elems: bound
-    on K * N * T * m_max per training call (memory), problems are chunked to respect it; pad_ratio: problems
-    share a call (padded to the largest N, with masks) only when their N are within this factor.
+    on K * N * T * m per training call (memory), problems are chunked to respect it; problems share a call
+    only when they have the same width m and their N are within the factor pad_ratio (padded to the largest
+    N, with masks); different d share a call (zero-padded inputs).
     """
 
     teachers: Tensor
@@ -128,17 +129,19 @@ class TeacherSweep:
         if (N < 1).any():
             raise ValueError("every N must be >= 1")
         out = torch.empty(idx.shape[0], self.T, device=self.teachers.device)
-        order = torch.argsort(N)  # chunk by similar N to keep padding small
-        m_max = int(self.m[idx].max())
+        # chunk by width first (a padded unit costs as much as a real one), then by similar N
+        mv = self.m[idx]
+        order = torch.argsort(mv * (int(N.max()) + 1) + N)
         start = 0
         while start < len(order):
             stop = start + 1
+            m_c = int(mv[order[start]])
             while stop < len(order):
                 n_big = int(N[order[stop]])
                 nt = self.n_test or n_big
-                if (stop - start + 1) * max(n_big, nt) * self.T * m_max > self.max_elems:
+                if int(mv[order[stop]]) != m_c or n_big > self.pad_ratio * int(N[order[start]]):
                     break
-                if n_big > self.pad_ratio * int(N[order[start]]):
+                if (stop - start + 1) * max(n_big, nt) * self.T * m_c > self.max_elems:
                     break
                 stop += 1
             sel = order[start:stop]

@@ -99,3 +99,10 @@ def test_bad_arguments():
     sw = rc.TeacherSweep.draw([(2, 2)], K=1, T=1, recipe=rc.Recipe(epochs=1), generator=g)
     with pytest.raises(ValueError, match="N must be >= 1"):
         sw.evaluate(torch.tensor([0]), torch.tensor([0]))
+
+
+def test_teacher_sweep_groups_calls_by_width():
+    g = torch.Generator().manual_seed(2)
+    sw = rc.TeacherSweep.draw([(2, 2), (3, 5)], K=2, T=2, recipe=rc.Recipe(epochs=2), generator=g, n_test=20)
+    sw.evaluate(torch.arange(4), torch.tensor([8, 8, 8, 8]))
+    assert sorted(c["n_problems"] for c in sw.calls) == [2, 2]
