@@ -57,6 +57,7 @@ def min_norm_dual(
     Y: torch.Tensor,
     rel_jitter: float = 1e-7,
     solve_dtype: torch.dtype = torch.float64,
+    intercept_col: int | None = None,
 ) -> torch.Tensor:
     """Minimum-norm solutions of G underdetermined least-squares problems through the dual.
 
@@ -65,6 +66,10 @@ def min_norm_dual(
     matrix formed in float32; with rel_jitter -> 0 and full row rank this is the pseudo-inverse
     solution ``pinv(X) Y``). The Gram is formed in X's dtype (``bmm``), factorised by Cholesky in
     ``solve_dtype``; cost per problem B^2 p + B^3/3 instead of the primal's p^2 B.
+
+    ``intercept_col``: index of a constant column of X whose coefficient is *not* penalised (as in
+    scikit-learn's ``LinearRegression``): the problem is centred over the B rows, solved min-norm, and the
+    intercept set to ``mean(Y) - mean(X) beta``. ``None``: plain min-norm over all columns.
     """
     if X.ndim != 3 or Y.ndim != 3 or X.shape[:2] != Y.shape[:2]:
         raise ValueError(
@@ -72,6 +77,12 @@ def min_norm_dual(
         )
     if rel_jitter < 0:
         raise ValueError(f"rel_jitter must be >= 0, got {rel_jitter}")
+    if intercept_col is not None:
+        mx, my = X.mean(1, keepdim=True), Y.mean(1, keepdim=True)
+        beta = min_norm_dual(X - mx, Y - my, rel_jitter, solve_dtype, None)
+        beta[:, intercept_col, :] = 0
+        beta[:, intercept_col, :] = (my - torch.bmm(mx, beta.to(mx.dtype)))[:, 0, :].to(beta.dtype)
+        return beta
     K = torch.bmm(X, X.transpose(1, 2)).to(solve_dtype)
     B = K.shape[-1]
     tr = K.diagonal(dim1=1, dim2=2).sum(-1)
@@ -122,12 +133,14 @@ def bagged_least_squares(
     generator: torch.Generator,
     bags_per_group: int = 4,
     rel_jitter: float = 1e-7,
+    intercept_col: int | None = None,
 ) -> BaggedFit:
     """Batched linear regression (eqs. 3.14-3.16): one min-norm fit per bag of raw rows.
 
     X: (n, ...) raw inputs (e.g. uint8 images), Y: (n, c) targets, ``lift_fn`` maps raw rows (m, ...)
     to lifted rows (m, p). Bags are lifted and solved ``bags_per_group`` at a time as one batched
-    problem (memory: bags_per_group * B * p floats). Returns all per-bag betas.
+    problem (memory: bags_per_group * B * p floats). Returns all per-bag betas. ``intercept_col``: see
+    :func:`min_norm_dual` (unpenalised intercept).
     """
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"X and Y must have the same number of rows, got {X.shape[0]} and {Y.shape[0]}")
@@ -141,7 +154,7 @@ def bagged_least_squares(
         F = lift_fn(X[idx.reshape(-1).to(X.device)])
         F = F.reshape(idx.shape[0], bag_size, -1)
         Yg = Y[idx.reshape(-1).to(Y.device)].reshape(idx.shape[0], bag_size, -1).to(F.dtype)
-        out.append(min_norm_dual(F, Yg, rel_jitter=rel_jitter))
+        out.append(min_norm_dual(F, Yg, rel_jitter=rel_jitter, intercept_col=intercept_col))
     betas = torch.cat(out, 0)
     return BaggedFit(betas=betas, bags=bags, seconds=time.perf_counter() - t0)
 
@@ -268,3 +281,36 @@ def accuracy_streamed(X: torch.Tensor, y: torch.Tensor, beta: torch.Tensor, lift
     """Argmax accuracy of beta on raw rows X (lifted in chunks): scalar, or (G,) for a stack of betas."""
     s = scores_streamed(X, beta, lift_fn, chunk_rows)
     return (s.argmax(-1) == y.to(s.device)).to(torch.float64).mean(-1)
+
+
+@dataclass
+class EighPath:
+    """Min-norm solutions of one normal-equation system for several eigenvalue cutoffs.
+
+    evals: (p,) ascending eigenvalues of X^T X; rconds: the relative cutoffs; betas: (R, p, c); ranks: (R,).
+    """
+
+    evals: torch.Tensor
+    rconds: list[float]
+    betas: torch.Tensor
+    ranks: list[int]
+    seconds: float
+
+
+def eigh_path(ne: NormalEquations, rconds: list[float]) -> EighPath:
+    """One eigendecomposition of X^T X, then ``beta(r) = sum_{lambda_i > r lambda_max} v_i v_i^T X^T Y / lambda_i``
+    for every cutoff r: how the "exact" least-squares coefficients depend on the solver's cutoff (Table 3.7).
+    Each beta(r) is the minimum-norm solution of the problem with the directions below the cutoff removed."""
+    if not rconds or any(r <= 0 for r in rconds):
+        raise ValueError(f"rconds must be a non-empty list of positive cutoffs, got {rconds}")
+    t0 = time.perf_counter()
+    evals, V = torch.linalg.eigh(ne.XtX)
+    Z = V.T @ ne.XtY
+    lam_max = float(evals.max())
+    betas, ranks = [], []
+    for r in rconds:
+        keep = evals > r * lam_max
+        betas.append(V[:, keep] @ (Z[keep] / evals[keep, None]))
+        ranks.append(int(keep.sum()))
+    return EighPath(evals=evals, rconds=list(rconds), betas=torch.stack(betas), ranks=ranks,
+                    seconds=time.perf_counter() - t0)

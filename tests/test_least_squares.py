@@ -81,3 +81,26 @@ def test_streamed_scores_match_direct():
     y = torch.randint(0, 4, (50,), generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(ls.scores_streamed(X, beta, lambda x: x, 7), ls.predict_scores(X, beta))
     torch.testing.assert_close(ls.accuracy_streamed(X, y, beta, lambda x: x, 7), ls.accuracy(X, beta, y))
+
+
+def test_dual_with_unpenalised_intercept_matches_centred_pinv():
+    X = _rand(2, 12, 30, seed=10)
+    X[:, :, 0] = 1.0
+    Y = _rand(2, 12, 3, seed=11)
+    beta = ls.min_norm_dual(X, Y, rel_jitter=1e-14, intercept_col=0)
+    for g in range(2):
+        Xc = X[g, :, 1:] - X[g, :, 1:].mean(0)
+        b = torch.linalg.pinv(Xc) @ (Y[g] - Y[g].mean(0))
+        torch.testing.assert_close(beta[g, 1:], b, atol=1e-8, rtol=1e-8)
+        torch.testing.assert_close(X[g] @ beta[g], Y[g], atol=1e-8, rtol=1e-8)  # still interpolates
+
+
+def test_eigh_path_matches_solve_and_truncates():
+    X = _rand(200, 8, seed=12)
+    X[:, 7] = X[:, 6] + 1e-4 * _rand(200, seed=13)  # a nearly duplicated column
+    Y = _rand(200, 2, seed=14)
+    ne = ls.streamed_normal_equations(ls.iter_chunks(X, Y, 64), lambda x: x)
+    path = ls.eigh_path(ne, [1e-6, 1e-12])
+    torch.testing.assert_close(path.betas[1], torch.linalg.lstsq(X, Y).solution, atol=1e-6, rtol=1e-6)
+    assert path.ranks == [7, 8]
+    assert path.betas[1].abs().max() > 100 * path.betas[0].abs().max()   # the near-duplicate direction blows up
