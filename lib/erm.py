@@ -89,7 +89,15 @@ def _solve_qp(H: np.ndarray, g: np.ndarray, Cm: np.ndarray) -> np.ndarray:
     """min ½θᵀHθ - gᵀθ s.t. Cm θ ≥ 0 with quadprog (H gets a tiny ridge to be positive definite)."""
     p = H.shape[0]
     Hr = H + (_RIDGE * max(1.0, float(np.trace(H)) / p)) * np.eye(p)
-    return quadprog.solve_qp(Hr, g, Cm.T.copy(), np.zeros(Cm.shape[0]), 0)[0]
+    try:
+        return quadprog.solve_qp(Hr, g, Cm.T.copy(), np.zeros(Cm.shape[0]), 0)[0]
+    except ValueError:  # degenerate (e.g. pairs of opposite inequalities): fall back to SLSQP from θ = 0
+        from scipy.optimize import minimize
+
+        r = minimize(lambda th: 0.5 * th @ Hr @ th - g @ th, np.zeros(p), jac=lambda th: Hr @ th - g,
+                     constraints=[{"type": "ineq", "fun": lambda th: Cm @ th, "jac": lambda th: Cm}],
+                     method="SLSQP", options={"ftol": 1e-14, "maxiter": 500})
+        return r.x
 
 
 def erm_two_layer_exact(X: np.ndarray, y: np.ndarray, w: int, prune: bool = True,
