@@ -160,3 +160,54 @@ def restriction_not_forced_mc(a: np.ndarray, b: float, n_parts: int, R: int,
     const = np.where(mask, 0.0, x) @ a + b
     span = np.abs(np.where(mask, a, 0.0)).sum(axis=1)
     return float(np.mean(np.abs(const) < span))
+
+
+# ---------------------------------------------------------------------------------------- Lemma 2.E.1 / Claim 5
+def cone_integer_points(c: np.ndarray, W: int) -> np.ndarray:
+    """Integer w ∈ [-W, W]^m in the closed cone P_{m,σ} (Def 11), σ the order of {-1,1}^m by ⟨c, x⟩.
+
+    w ∈ P_{m,σ} iff ⟨w, x^{σ(1)}⟩ ≤ … ≤ ⟨w, x^{σ(2^m)}⟩. c: (m,) generic (ties raise). -> (N, m) int.
+    """
+    c = np.asarray(c, dtype=np.float64)
+    m = c.size
+    if (2 * W + 1) ** m > 2_000_000:
+        raise ValueError(f"(2W+1)^m = {(2 * W + 1) ** m} candidates is too many; lower m or W")
+    X = boolean_cube(m).astype(np.float64)
+    key = X @ c
+    order = np.argsort(key, kind="stable")
+    if np.any(np.diff(key[order]) == 0):
+        raise ValueError("c is not generic: two cube points tie under ⟨c, x⟩")
+    grid = np.array(np.meshgrid(*[np.arange(-W, W + 1)] * m, indexing="ij")).reshape(m, -1).T
+    V = X[order] @ grid.T                                   # (2^m, N)
+    return grid[np.all(np.diff(V, axis=0) >= 0, axis=0)]
+
+
+def contiguous_blocks(M: np.ndarray) -> tuple[int, int]:
+    """(row blocks, column blocks): 1 + number of adjacent rows (columns) of M that differ."""
+    return (1 + int(np.count_nonzero(np.any(M[1:] != M[:-1], axis=1))),
+            1 + int(np.count_nonzero(np.any(M[:, 1:] != M[:, :-1], axis=0))))
+
+
+def restricted_circuit(m: int, W: int, widths: list[int], rng: np.random.Generator,
+                       c1: np.ndarray, c2: np.ndarray) -> dict:
+    """An LTF-of-(ReLU)^{d-1} on (x, y) ∈ {-1,1}^m × {-1,1}^m whose bottom layer obeys Def 12.
+
+    Bottom gates ReLU(b + ⟨w1,x⟩ + ⟨w2,y⟩) with integer w1 ∈ P_{m,σ1} (σ1 from c1), w2 ∈ P_{m,σ2}, |w|, |b| ≤ W;
+    upper ReLU layers (widths[1:]) and the top linear form have random real weights. Rows are ordered by
+    ⟨c1, x⟩ and columns by ⟨c2, y⟩. Returns {"layers": list of (w_l, 2^m, 2^m) gate matrices, "top": the
+    pre-threshold matrix (2^m, 2^m), "sign": the LTF output}.
+    """
+    X = boolean_cube(m).astype(np.float64)
+    xs, ys = X[np.argsort(X @ c1)], X[np.argsort(X @ c2)]
+    P1, P2 = cone_integer_points(c1, W), cone_integer_points(c2, W)
+    w1 = P1[rng.integers(0, len(P1), widths[0])]
+    w2 = P2[rng.integers(0, len(P2), widths[0])]
+    b = rng.integers(-W, W + 1, widths[0])
+    G = np.maximum((xs @ w1.T)[:, None, :] + (ys @ w2.T)[None, :, :] + b, 0.0).transpose(2, 0, 1)
+    layers = [G]
+    for w in widths[1:]:
+        A = rng.normal(size=(w, G.shape[0]))
+        G = np.maximum(np.einsum("ij,jxy->ixy", A, G) + rng.normal(size=w)[:, None, None], 0.0)
+        layers.append(G)
+    top = np.einsum("j,jxy->xy", rng.normal(size=G.shape[0]), G) + rng.normal()
+    return {"layers": layers, "top": top, "sign": np.sign(top)}

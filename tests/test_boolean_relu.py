@@ -91,3 +91,23 @@ def test_claim1_and_andreev():
     assert andreev(x, A)[0] == x[0, int((z[0] << np.arange(r)).sum())]
     p = restriction_not_forced_mc(np.ones(64), -32.0, 4, 2000, rng)
     assert 0 < p < 1
+
+
+def test_cone_points_and_block_structure():
+    from lib.boolean_relu import cone_integer_points, contiguous_blocks, restricted_circuit
+    rng = np.random.default_rng(3)
+    m, W = 3, 2
+    c1, c2 = rng.normal(size=m), rng.normal(size=m)
+    P = cone_integer_points(c1, W)
+    X = boolean_cube(m).astype(float)
+    order = np.argsort(X @ c1)
+    assert len(P) > 1 and np.all(np.diff(X[order] @ P.T, axis=0) >= 0)
+    # brute force membership for a few random integer vectors
+    for w in rng.integers(-W, W + 1, size=(50, m)):
+        inside = np.all(np.diff(X[order] @ w) >= 0)
+        assert inside == any(np.array_equal(w, p) for p in P)
+    circ = restricted_circuit(m, W, [3, 2], rng, c1, c2)
+    for G in circ["layers"][0]:
+        r, c = contiguous_blocks(G)
+        assert r <= m * W + 1 and c <= m * W + 1
+    assert contiguous_blocks(np.array([[1, 1], [1, 1], [2, 2]])) == (2, 1)
