@@ -68,9 +68,9 @@ class TeacherSweep:
 
     Attributes: teachers (P, d_max, m_max) zero-padded; d, m: (P,) int64; T restarts per call; L threshold on
     the normalised test loss; n_test: test-set size per call (None = N, as in Algorithm 1); max_elems: bound
-    on K * N * T * m per training call (memory), problems are chunked to respect it; problems share a call
-    only when they have the same width m and their N are within the factor pad_ratio (padded to the largest
-    N, with masks); different d share a call (zero-padded inputs).
+    on K * N * T * m per training call (memory; default 2e7 on CPU, 4e8 on CUDA), problems are chunked to
+    respect it; problems share a call only when they have the same width m and their N are within the factor
+    pad_ratio (padded to the largest N, with masks); different d share a call (zero-padded inputs).
     """
 
     teachers: Tensor
@@ -81,9 +81,13 @@ class TeacherSweep:
     generator: torch.Generator
     L: float = 0.05
     n_test: int | None = 1000
-    max_elems: int = 20_000_000
+    max_elems: int | None = None
     pad_ratio: float = 1.5
     calls: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.max_elems is None:
+            self.max_elems = 400_000_000 if self.teachers.device.type == "cuda" else 20_000_000
 
     @classmethod
     def draw(cls, dims: list[tuple[int, int]], K: int, T: int, recipe: Recipe, *, generator: torch.Generator,
