@@ -153,13 +153,18 @@ def restriction_not_forced_mc(a: np.ndarray, b: float, n_parts: int, R: int,
     if n % n_parts:
         raise ValueError(f"n_parts must divide n={n}, got {n_parts}")
     size = n // n_parts
-    free = rng.integers(0, size, size=(R, n_parts)) + size * np.arange(n_parts)
-    x = rng.choice(np.array([-1.0, 1.0]), size=(R, n))
-    mask = np.zeros((R, n), dtype=bool)
-    np.put_along_axis(mask, free, True, axis=1)
-    const = np.where(mask, 0.0, x) @ a + b
-    span = np.abs(np.where(mask, a, 0.0)).sum(axis=1)
-    return float(np.mean(np.abs(const) < span))
+    chunk = max(1, 4_000_000 // n)              # bounded memory: chunk·n entries at a time
+    hits = 0
+    for r0 in range(0, R, chunk):
+        r = min(chunk, R - r0)
+        free = rng.integers(0, size, size=(r, n_parts)) + size * np.arange(n_parts)
+        x = rng.choice(np.array([-1.0, 1.0]), size=(r, n))
+        mask = np.zeros((r, n), dtype=bool)
+        np.put_along_axis(mask, free, True, axis=1)
+        const = np.where(mask, 0.0, x) @ a + b
+        span = np.abs(np.where(mask, a, 0.0)).sum(axis=1)
+        hits += int(np.count_nonzero(np.abs(const) < span))
+    return hits / R
 
 
 # ---------------------------------------------------------------------------------------- Lemma 2.E.1 / Claim 5
