@@ -249,10 +249,18 @@ def _loss_and_grad(
         # dL/dW_b = sum_n x_n g_out[b, n] 1{H_bn > 0}^T = (X * g_out_b)^T 1{H_b > 0}: one bmm over models.
         # The indicator is taken as sign(relu(H)) (contiguous, no broadcasting over the m units: a
         # broadcast multiply over a size-1 last axis is ~10x slower on CPU than this layout).
-        pos = torch.sign(A)
+        if T == 1:
+            pos = torch.sign(A)
+        elif m >= 16:
+            # wide units: write sign() of the permuted view straight into a contiguous (K, T, N, m) buffer
+            # (one pass; measured 2.5x faster per step at m = 30, but slower for narrow units)
+            pos = torch.empty((K, T, N, m), dtype=A.dtype, device=A.device)
+            torch.sign(A.view(K, N, T, m).permute(0, 2, 1, 3), out=pos)
+            pos = pos.view(B, N, m)
+        else:
+            pos = torch.sign(A).view(K, N, T, m).permute(0, 2, 1, 3).reshape(B, N, m)
         if T > 1:
-            pos = pos.view(K, N, T, m).permute(0, 2, 1, 3).reshape(B, N, m)
-            XG = (Xg.unsqueeze(1) * g_out.view(K, T, N, 1)).reshape(B, N, d)
+            XG = (Xg.unsqueeze(1) * g_out.view(K, T, N, 1)).view(B, N, d)
         else:
             XG = Xg * g_out.unsqueeze(-1)
         grad = torch.bmm(XG.transpose(1, 2), pos)  # (B, d, m)
