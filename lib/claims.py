@@ -237,11 +237,11 @@ class Register:
                          f"quick-scale verdicts: {html.escape(ids)}</p>"))
 
 
-def verdict_badge(v: str) -> str:
-    """A coloured HTML badge for verdict ``v``."""
+def verdict_badge(v: str, label: str | None = None) -> str:
+    """A coloured HTML badge for verdict ``v`` (showing ``label`` instead of the verdict if given)."""
     col = _COLOURS.get(v, "#333")
     return (f'<span style="background:{col};color:white;border-radius:3px;padding:1px 6px;'
-            f'white-space:nowrap;font-size:0.85em">{html.escape(v)}</span>')
+            f'white-space:nowrap;font-size:0.85em">{html.escape(label or v)}</span>')
 
 
 def render_table(rows: list[dict[str, Any]], *, with_chapter: bool) -> str:
