@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import platform
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,16 +33,9 @@ from scipy.optimize import minimize
 from lib import erm
 from lib import relu_constructions as rc
 
+from _common import timed, write_json
+
 OUT = Path(__file__).resolve().parent / "results" / "exact.json"
-
-
-def timed(fn, repeat: int = 1):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def erm_slsqp(X: np.ndarray, y: np.ndarray, w: int) -> float:
@@ -170,12 +160,7 @@ def main() -> None:
           f"dense sampling ({n_samp:,} samples) {t_smp:.2f} s ({n_smp} 'pieces', true {2 ** kc}) -> "
           f"x{t_smp / t_lib_c:.0f}")
 
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=OUT.parent, prefix=".exact.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(res, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, OUT)
+    write_json(OUT, res)
     print("wrote", OUT)
 
 

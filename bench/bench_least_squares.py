@@ -26,29 +26,18 @@ import argparse
 import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from lib import datasets
 from lib import least_squares as ls
 from lib import polyfeatures as pf
 
+from _common import timed, write_json
+
 OUT = Path(__file__).resolve().parent / "results" / "least_squares.json"
-
-
-def timed(fn, repeat: int = 1):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main() -> None:
@@ -124,12 +113,7 @@ def main() -> None:
         res["accuracy"]["all_60_bags_full_test"] = float(
             ls.accuracy_streamed(Xte_all, yte_all, fit.beta, lift_u))
 
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=OUT.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(res, f, indent=1, sort_keys=True,
-                  default=lambda o: float(o) if isinstance(o, np.floating) else str(o))
-    os.replace(tmp, OUT)
+    write_json(OUT, res)
     print(json.dumps(res, indent=1, sort_keys=True))
 
 

@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import os
 import platform
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,19 +39,12 @@ from lib import polyfeatures as pf  # noqa: E402
 from lib import relu_approx as ra  # noqa: E402
 from lib import weight_matching as wm  # noqa: E402
 
+from _common import timed, write_json  # noqa: E402
+
 CONFIGS = {
     "quick": dict(slice_points=200_000, d=20, m=100, k=3, N=5_000, R=2),
     "paper": dict(slice_points=1_000_000, d=20, m=100, k=3, N=20_000, R=4),
 }
-
-
-def timed(fn, repeat: int = 1):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def bench_grid(c: dict) -> dict:
@@ -154,11 +144,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r.get('baseline_s', r.get('baseline_s_extrapolated')):.3f} s  ratio {r['ratio']:.1f}x"
               + ("  (baseline extrapolated)" if r.get("extrapolated") else ""))
     out = ROOT / "bench" / "results" / "relu_weight_matching.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".relu_wm.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=1, sort_keys=True)
-    os.replace(tmp, out)
+    write_json(out, doc)
     return 0
 
 

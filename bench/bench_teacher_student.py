@@ -24,7 +24,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from lib import teacher_student as ts  # noqa: E402
+
+from _common import write_json  # noqa: E402
 
 CONFIGS = {
     # the chapter's typical training call at quick scale: d = m = 5 is the thesis's main setting
@@ -195,12 +196,7 @@ def main() -> None:
     out = Path(a.out)
     doc = json.loads(out.read_text()) if out.exists() else {}
     doc[f"{a.config}_{a.device}_{torch.get_num_threads()}threads"] = res
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".teacher_student.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, out)
+    write_json(out, doc)
     print(f"[{a.config}, {a.device}, {res['torch_threads']} threads, load {res['load_average_1min']:.1f}] "
           f"{B} models x {c['epochs']} steps: loop {t_l_all:.2f} s"
           f"{' (extrapolated from ' + str(n_loop) + ')' if n_loop < B else ''}, batched {t_b:.3f} s "
