@@ -39,7 +39,7 @@ STATUS_SLUG = "status"
 NO_CLAIMS = frozenset({STATUS_SLUG, "performance"})
 QUICK_BUDGET_S = 90.0
 DEFAULT_TIMEOUT_S = 1800.0
-CELL_TIMEOUT_S = 1200
+CELL_TIMEOUT_S = 1200  # per cell at quick scale; paper scale has only the chapter timeout (env DLT_CELL_TIMEOUT)
 
 
 def build_dir() -> Path:
@@ -100,17 +100,27 @@ def execute_one(src: Path, params: dict[str, Any], out: Path) -> dict[str, Any]:
 
     nb = jupytext.read(src)
     err: dict[str, Any] = {"error": None, "cell": None}
+    env_timeout = os.environ.get("DLT_CELL_TIMEOUT", "")
+    cell_timeout = (int(env_timeout) if env_timeout.isdigit()
+                    else None if params.get("scale") == "paper" else CELL_TIMEOUT_S)
     try:
         pm.execute_notebook(nb, str(out), parameters=params, cwd=str(src.parent), kernel_name="python3",
-                            progress_bar=False, log_output=False, execution_timeout=CELL_TIMEOUT_S)
+                            progress_bar=False, log_output=False, execution_timeout=cell_timeout)
     except pm.PapermillExecutionError as e:  # papermill still writes the failing notebook
         err = {"error": f"{e.ename}: {e.evalue}".strip()[:500], "cell": None}
+    except Exception as e:  # a cell timeout or a dead kernel: report it, never crash the runner
+        err = {"error": f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:500],
+               "cell": None}
+    if not out.exists():
+        return err
     done = nbformat.read(out, as_version=4)
     if err["error"]:  # name the failing cell by its position among the source's code cells
         code = [c for c in done.cells if c.cell_type == "code"
                 and "injected-parameters" not in c.metadata.get("tags", [])]
         for i, c in enumerate(code, 1):
-            if any(o.get("output_type") == "error" for o in c.get("outputs", [])):
+            ex = c.metadata.get("execution", {})
+            unfinished = "iopub.execute_input" in ex and "shell.execute_reply" not in ex   # timed out / died
+            if unfinished or any(o.get("output_type") == "error" for o in c.get("outputs", [])):
                 first = next((ln for ln in c.source.splitlines() if ln.strip()), "")[:60]
                 err["cell"] = f"code cell {i} of {len(code)}: {first}"
                 break

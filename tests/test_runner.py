@@ -70,6 +70,15 @@ def test_over_budget_is_reported(build):
     assert rec["claims"]["reproduced"] == 1                    # it ran to the end; only the budget failed
 
 
+def test_cell_timeout_is_reported_with_its_cell(build, monkeypatch):
+    monkeypatch.setenv("DLT_CELL_TIMEOUT", "1")                # nb_slow's cell sleeps 2.5 s
+    rec = runner.run_chapter(FIX / "nb_slow.md", scale="quick", seed=0, device="cpu", jobs=1, timeout=120,
+                             budget=None)
+    assert rec["status"] == "fail"
+    assert "code cell 2 of 2: import time" in rec["problems"][0], rec["problems"]
+    assert "runner crashed" not in rec["problems"][0]
+
+
 def test_timeout_is_reported(tmp_path, build):
     rec = runner.run_chapter(FIX / "nb_slow.md", scale="quick", seed=0, device="cpu", jobs=1, timeout=1.0,
                              budget=None)
