@@ -66,6 +66,11 @@ pio.renderers["book"] = BookRenderer()
 pio.renderers.default = os.environ.get("PLOTLY_RENDERER", "book")
 
 
+def plotly_js_path() -> Path:
+    """The ``plotly.min.js`` shipped with the installed plotly (the book and standalone HTML serve it)."""
+    return Path(pio.__file__).resolve().parent.parent / "package_data" / "plotly.min.js"
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,9 +104,8 @@ def save_figure(fig: go.Figure, name: str, provenance: dict[str, Any], *, folder
     _atomic_write_text(p, html)
     js = folder / "plotly.min.js"
     if not js.exists():
-        src = Path(pio.__file__).resolve().parent.parent / "package_data" / "plotly.min.js"
         tmp = folder / ".plotly.min.js.tmp"
-        shutil.copyfile(src, tmp)
+        shutil.copyfile(plotly_js_path(), tmp)
         os.replace(tmp, js)
     out.append(p)
     p = folder / f"{name}.provenance.json"

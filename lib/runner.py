@@ -254,11 +254,11 @@ def _lock(path: Path) -> Iterator[None]:
 
 def prepare_static() -> None:
     """Copy plotly.min.js into ``book/_static`` (it must match the installed plotly); check MathJax."""
-    import plotly
+    from lib.figures import plotly_js_path
 
     static = BOOK / "_static"
     static.mkdir(parents=True, exist_ok=True)
-    src = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    src = plotly_js_path()
     dst = static / "plotly.min.js"
     if not dst.exists() or dst.stat().st_size != src.stat().st_size:
         shutil.copyfile(src, dst)
