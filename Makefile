@@ -42,14 +42,14 @@ book/_static/mathjax/tex-chtml.js:
 static: book/_static/mathjax/tex-chtml.js
 
 book: $(STAMP) static
-	$(BIN)/python -m lib.runner --scale $(SCALE) --device $(DEVICE) --seed $(SEED) -j $(JOBS)
+	$(BIN)/python -m lib.book.runner --scale $(SCALE) --device $(DEVICE) --seed $(SEED) -j $(JOBS)
 
 chapter: $(STAMP) static
 	@test -n "$(NAME)" || { echo "usage: make chapter NAME=<slug> (see _toc.yml)"; exit 2; }
-	$(BIN)/python -m lib.runner --only $(NAME) --scale $(SCALE) --device $(DEVICE) --seed $(SEED) --html
+	$(BIN)/python -m lib.book.runner --only $(NAME) --scale $(SCALE) --device $(DEVICE) --seed $(SEED) --html
 
 html: $(STAMP) static
-	$(BIN)/python -m lib.runner --html-only
+	$(BIN)/python -m lib.book.runner --html-only
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

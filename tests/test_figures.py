@@ -1,11 +1,11 @@
-"""lib.figures: renderer output, saving with provenance, atomic writes."""
+"""lib.book.figures: renderer output, saving with provenance, atomic writes."""
 import json
 
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from lib import figures, runtime
+from lib.book import figures, runtime
 
 
 def _fig():

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from lib import landscapes, runtime
+from lib.book import runtime
+from lib import landscapes
 from lib.teacher_student import relu_net, sample_teachers
 
 

@@ -1,10 +1,10 @@
-"""lib.runner on fixture notebooks: failure isolation, cells named, budgets, verdict gate, determinism."""
+"""lib.book.runner on fixture notebooks: failure isolation, cells named, budgets, verdict gate, determinism."""
 import json
 from pathlib import Path
 
 import pytest
 
-from lib import runner
+from lib.book import runner
 
 FIX = Path(__file__).parent / "fixtures"
 

@@ -8,7 +8,7 @@ Chapters draw every figure with plotly and hand it to :func:`publish`, which
 3. displays it through the ``book`` renderer (light HTML: no embedded plotly.js, no CDN; the book
    serves ``_static/plotly.min.js`` once) followed by its caption and provenance stamp.
 
-PNG/SVG copies are made in one batch after a run by ``python -m lib.figures export`` (kaleido +
+PNG/SVG copies are made in one batch after a run by ``python -m lib.book.figures export`` (kaleido +
 Debian's chromium), so no chapter pays a browser start-up inside its time budget.
 """
 from __future__ import annotations
@@ -27,10 +27,12 @@ import plotly.io as pio
 from plotly.io.base_renderers import MimetypeRenderer
 
 if TYPE_CHECKING:
-    from lib.runtime import Chapter
+    from lib.book.runtime import Chapter
+    from lib.grid import Grid
 
-ROOT = Path(__file__).resolve().parent.parent
-FIG_DIR = Path(os.environ.get("FIG_DIR", ROOT / "figures"))
+from lib.book.files import atomic_write_bytes, atomic_write_text, figures_dir  # noqa: E402
+
+FIG_DIR = figures_dir()
 
 #: Colours of the house style (colour-blind safe, Okabe–Ito order).
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -71,19 +73,6 @@ def plotly_js_path() -> Path:
     return Path(pio.__file__).resolve().parent.parent / "package_data" / "plotly.min.js"
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_figure(fig: go.Figure, name: str, provenance: dict[str, Any], *, folder: Path | None = None,
                 formats: Iterable[str] = ()) -> list[Path]:
     """Save ``fig`` as ``<name>.json``, ``<name>.html`` and ``<name>.provenance.json`` in ``folder``.
@@ -97,19 +86,17 @@ def save_figure(fig: go.Figure, name: str, provenance: dict[str, Any], *, folder
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     p = folder / f"{name}.json"
-    _atomic_write_text(p, pio.to_json(fig, validate=False))
+    atomic_write_text(p, pio.to_json(fig, validate=False))
     out.append(p)
     p = folder / f"{name}.html"
     html = pio.to_html(fig, include_plotlyjs="directory", include_mathjax=False, full_html=True)
-    _atomic_write_text(p, html)
+    atomic_write_text(p, html)
     js = folder / "plotly.min.js"
     if not js.exists():
-        tmp = folder / ".plotly.min.js.tmp"
-        shutil.copyfile(plotly_js_path(), tmp)
-        os.replace(tmp, js)
+        atomic_write_bytes(js, plotly_js_path().read_bytes())
     out.append(p)
     p = folder / f"{name}.provenance.json"
-    _atomic_write_text(p, json.dumps({"figure": name, **provenance}, indent=1, sort_keys=True))
+    atomic_write_text(p, json.dumps({"figure": name, **provenance}, indent=1, sort_keys=True))
     out.append(p)
     for fmt in formats:
         if fmt not in {"png", "svg", "pdf"}:
@@ -138,6 +125,64 @@ def publish(fig: go.Figure, name: str, chapter: Chapter, caption: str) -> None:
         return
     display(fig)
     display(Markdown(f"**Figure `{name}`.** {caption}  \n<small>{chapter.stamp()}</small>"))
+
+
+def legend_below(fig: go.Figure, *, title: str | None = None, height: int | None = None) -> go.Figure:
+    """Put the legend in a row under the axes (the book's text column is narrow) and, optionally, set the title
+    above any subplot titles and the figure height. Returns ``fig``."""
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0))
+    if title is not None:
+        fig.update_layout(title=dict(text=title, y=0.98, yanchor="top"), margin=dict(t=90))
+    if height is not None:
+        fig.update_layout(height=height)
+    return fig
+
+
+def lines(grid: Grid, *, x: str, series: str | None = None, err: Grid | None = None, fig: go.Figure | None = None,
+          row: int | None = None, col: int | None = None, name: str = "", mode: str = "lines+markers",
+          dash: str | None = None, showlegend: bool = True, err_scale: float = 1.0) -> go.Figure:
+    """One line per coordinate of ``series`` (or a single line) of a 1- or 2-axis :class:`lib.grid.Grid`
+    against axis ``x``, in the house palette, with error bars ``err_scale * err`` when ``err`` (a Grid of the
+    same axes, e.g. the s.e. from ``grid.mean_se(...)``) is given. Returns the figure (new unless ``fig``)."""
+    fig = fig if fig is not None else go.Figure()
+    expected = {x} | ({series} if series else set())
+    if set(grid.dims) != expected:
+        raise ValueError(f"lines: the grid's axes {grid.dims} must be exactly x={x!r} and series={series!r}; "
+                         "select or reduce the others first")
+    keys = grid.axes[series] if series else [None]
+    for i, key in enumerate(keys):
+        g = grid.sel(**{series: key}) if series else grid
+        e = (err.sel(**{series: key}) if series else err) if err is not None else None
+        label = f"{name}{series} = {key}" if series else (name or None)
+        kw: dict[str, Any] = {}
+        if e is not None:
+            kw["error_y"] = dict(type="data", array=err_scale * e.values, visible=True)
+        colour = PALETTE[i % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=g.axes[x], y=g.values, mode=mode, name=label, showlegend=showlegend,
+                                 line=dict(color=colour, dash=dash), marker=dict(color=colour), **kw),
+                      row=row, col=col)
+    return fig
+
+
+def table(rows: list[dict[str, Any]], columns: list[str] | None = None, *, caption: str = "") -> str:
+    """An HTML table (escaped) of ``rows`` (dicts) with ``columns`` (default: the first row's keys), for
+    ``display(HTML(...))``; numbers are shown with 4 significant digits."""
+    import html as _html
+    if not rows:
+        return "<p><i>(no rows)</i></p>"
+    cols = columns or list(rows[0])
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    head = "".join(f"<th>{_html.escape(str(c))}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{_html.escape(fmt(r.get(c, '')))}</td>" for c in cols) + "</tr>"
+                   for r in rows)
+    cap = f"<caption>{_html.escape(caption)}</caption>" if caption else ""
+    return (f'<div style="overflow-x:auto"><table class="table">{cap}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
 
 
 def chromium_path() -> str | None:
@@ -173,7 +218,7 @@ def _main(argv: list[str]) -> int:
         paths = export_static(FIG_DIR, fmts)
         print(f"exported {len(paths)} static figure files under {FIG_DIR}")
         return 0
-    print("usage: python -m lib.figures export [png,svg]", file=sys.stderr)
+    print("usage: python -m lib.book.figures export [png,svg]", file=sys.stderr)
     return 2
 
 

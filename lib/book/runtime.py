@@ -6,7 +6,7 @@ Every chapter starts with::
 
 and then reads ``ch.scale``, ``ch.seed``, ``ch.device`` and per-scale settings through
 ``ch.pick(quick=..., paper=...)``. Randomness is always drawn from explicit generators
-(:func:`torch_generator`, :func:`numpy_rng`), never from global seeds.
+— named, independent streams ``ch.rng("fig-2.7")`` / ``ch.generator("restarts")`` — never from global seeds.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import os
 import platform
 import subprocess
 import time
+import zlib
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,8 +30,7 @@ T = TypeVar("T")
 SCALES: tuple[str, ...] = ("quick", "paper")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
-ROOT = Path(__file__).resolve().parent.parent
-BUILD_DIR = Path(os.environ.get("DLT_BUILD_DIR", ROOT / "_build"))
+from lib.book.files import ROOT  # noqa: E402  (re-exported: runtime.ROOT)
 
 _VERSION_PACKAGES = ("torch", "numpy", "scipy", "plotly")
 
@@ -71,6 +71,18 @@ def numpy_rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
+def _crc(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def stream_seed_sequence(seed: int, slug: str, name: str | int) -> np.random.SeedSequence:
+    """The SeedSequence of stream ``name`` of chapter ``slug`` at ``seed`` (see :meth:`Chapter.seed_sequence`)."""
+    if isinstance(name, bool) or not isinstance(name, (str, int, np.integer)) or (isinstance(name, str) and not name):
+        raise ValueError(f"name={name!r}: accepted values are non-empty strings (e.g. 'fig-2.7') or integers")
+    s = int(seed) % (1 << 64)
+    return np.random.SeedSequence([s & 0xFFFF_FFFF, s >> 32, _crc(slug), _crc(str(name))])
+
+
 def pick(scale: str, *, quick: T, paper: T) -> T:
     """The value for ``scale``: ``pick("quick", quick=3, paper=100) == 3``."""
     return quick if check_scale(scale) == "quick" else paper
@@ -80,7 +92,7 @@ def set_threads(n: int | None = None) -> int:
     """Set torch's intra-op threads: ``n``, else ``OMP_NUM_THREADS``, else leave as is. Returns the count.
 
     The runner executes two notebooks at once on 2 cores with ``OMP_NUM_THREADS=1``: two threads
-    per notebook oversubscribe the machine (measured 2.5x slower, toolchain.md §4).
+    per notebook oversubscribe the machine (measured 2.5x slower, measured on the 2-core CI machine).
     """
     if n is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
         n = int(os.environ["OMP_NUM_THREADS"])
@@ -143,13 +155,24 @@ class Chapter:
         """Per-scale setting: ``ch.pick(quick=3, paper=100)``."""
         return pick(self.scale, quick=quick, paper=paper)
 
-    def generator(self, offset: int = 0, device: torch.device | None = None) -> torch.Generator:
-        """A torch generator seeded with ``seed + offset`` on ``device`` (default: the chapter's)."""
-        return torch_generator(self.seed + offset, device or self.device)
+    def seed_sequence(self, name: str | int) -> np.random.SeedSequence:
+        """The :class:`numpy.random.SeedSequence` of the named stream ``name`` at this chapter's seed.
 
-    def rng(self, offset: int = 0) -> np.random.Generator:
-        """A numpy generator seeded with ``seed + offset``."""
-        return numpy_rng(self.seed + offset)
+        The entropy is ``(seed, crc32(slug), crc32(name))`` hashed by SeedSequence, so different seeds, chapters or
+        names give statistically independent streams: seed 1's stream ``"fig-2.7"`` shares nothing with seed 0's
+        ``"fig-2.8"`` (unlike ``seed + offset``). An integer ``name`` is the stream ``str(name)``.
+        """
+        return stream_seed_sequence(self.seed, self.slug, name)
+
+    def generator(self, name: str | int = "main", device: torch.device | str | None = None) -> torch.Generator:
+        """A torch generator for the named stream ``name`` on ``device`` (default: the chapter's device)."""
+        state = self.seed_sequence(name).generate_state(1, np.uint64)[0]
+        return torch_generator(int(state) & 0x7FFF_FFFF_FFFF_FFFF,
+                               device if device is not None else self.device)
+
+    def rng(self, name: str | int = "main") -> np.random.Generator:
+        """A numpy generator (PCG64) for the named stream ``name``."""
+        return np.random.default_rng(self.seed_sequence(name))
 
     def elapsed(self) -> float:
         """Seconds since the chapter started."""

@@ -5,7 +5,7 @@ A chapter makes one :class:`Register` and records each claim with the check that
     reg = claims.Register(ch)
     reg.claim("nopt-linear-in-d", source="Emschwiller 2020, Fig 2.8, L520",
               statement="N_opt grows linearly in d", paper="R² = 0.998", measured=f"R² = {r2:.3f}",
-              check=claims.at_least(r2, 0.95, what="R² of the linear fit"),
+              check=claims.at_least(r2, 0.95, what="R² of the linear fit"), kind="empirical",
               expected_quick="reproduced")
     reg.show()
 
@@ -21,13 +21,11 @@ import dataclasses
 import html
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lib.runtime import Chapter
+    from lib.book.runtime import Chapter
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
@@ -35,6 +33,13 @@ PAPER_ERROR = "paper error"
 DEVIATION = "deviation"
 NOT_CHECKABLE = "not checkable at this scale"
 VERDICTS: tuple[str, ...] = (REPRODUCED, NOT_REPRODUCED, PAPER_ERROR, DEVIATION, NOT_CHECKABLE)
+
+#: What kind of check decided a claim, so that "reproduced" is never read as empirical confirmation when it is
+#: an identity. ``exact``: a theorem, identity or closed form checked to rounding (or by exact arithmetic /
+#: enumeration). ``empirical``: a measurement of a stochastic or numerical experiment against a tolerance.
+#: ``sanity``: a check that cannot discriminate much (shown for completeness, not as evidence).
+EXACT, EMPIRICAL, SANITY = "exact", "empirical", "sanity"
+KINDS: tuple[str, ...] = (EXACT, EMPIRICAL, SANITY)
 
 _COLOURS = {REPRODUCED: "#1b7f3b", NOT_REPRODUCED: "#b3261e", PAPER_ERROR: "#8e24aa",
             DEVIATION: "#b26a00", NOT_CHECKABLE: "#5f6368"}
@@ -61,10 +66,16 @@ def _fmt(x: Any) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Check:
-    """The outcome of a computation that decides a claim: ``passed`` and how it was decided."""
+    """The outcome of a computation that decides a claim: ``passed`` and how it was decided.
+
+    ``seeds_passed`` / ``seeds_total`` are set by :func:`over_seeds` (the check was repeated on independent
+    random streams); they are shown beside the verdict as seed robustness.
+    """
 
     passed: bool
     detail: str
+    seeds_passed: int | None = None
+    seeds_total: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.passed, bool):  # numpy bools etc. are converted by the helpers
@@ -112,11 +123,49 @@ def in_interval(value: float, lo: float, hi: float, *, what: str = "value") -> C
     return Check(ok, f"{what} = {_fmt(v)} {'∈' if ok else '∉'} [{_fmt(lo_)}, {_fmt(hi_)}]")
 
 
+def over_seeds(checks: list[Check] | tuple[Check, ...], *, need: str = "all") -> Check:
+    """Combine one check per independent seed into one: ``need="all"`` (every seed passes) or ``"majority"``.
+
+    The detail says how many seeds passed and quotes the first seed's detail; the counts are kept on the
+    Check (``seeds_passed`` / ``seeds_total``) and shown in verdict boxes and on the status page, so a verdict
+    that flips across seeds is visible as such (see :func:`seed_robustness`).
+    """
+    checks = list(checks)
+    if not checks:
+        raise ValueError("over_seeds needs at least one Check (one per seed)")
+    if need not in ("all", "majority"):
+        raise ValueError(f"need={need!r}: accepted values are 'all', 'majority'")
+    k, n = sum(c.passed for c in checks), len(checks)
+    ok = k == n if need == "all" else 2 * k > n
+    return Check(bool(ok), f"{k}/{n} independent seeds pass (need {need}); seed 1: {checks[0].detail}",
+                 seeds_passed=k, seeds_total=n)
+
+
+def seed_robustness(seeds_passed: int | None, seeds_total: int | None) -> str:
+    """``"robust (5/5 seeds)"``, ``"seed-dependent (3/5 seeds)"``, or ``"one seed"`` when not repeated."""
+    if not seeds_total:
+        return "one seed"
+    if seeds_passed in (0, seeds_total):
+        return f"robust ({seeds_passed}/{seeds_total} seeds pass)"
+    return f"seed-dependent ({seeds_passed}/{seeds_total} seeds pass)"
+
+
 def all_of(*checks: Check) -> Check:
     """Passes when every check passes; the detail joins theirs."""
     if not checks:
         raise ValueError("all_of needs at least one Check")
-    return Check(all(c.passed for c in checks), "; ".join(c.detail for c in checks))
+    seeded = [c for c in checks if c.seeds_total]
+    sp = min((c.seeds_passed or 0) for c in seeded) if seeded else None
+    st = max(c.seeds_total or 0 for c in seeded) if seeded else None
+    return Check(all(c.passed for c in checks), "; ".join(c.detail for c in checks), seeds_passed=sp, seeds_total=st)
+
+
+def is_mismatch(verdict: str, expected_quick: str, scale: str, unavailable: str = "") -> bool:
+    """The regression gate, in one place: at quick scale a verdict must equal the declared one, except a claim
+    that was ``not checkable`` because its data were really unavailable (``unavailable`` holds the reason)."""
+    if scale != "quick" or verdict == expected_quick:
+        return False
+    return not (verdict == NOT_CHECKABLE and bool(unavailable))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,15 +183,22 @@ class Claim:
     scale: str
     seed: int
     note: str = ""
+    kind: str = ""
+    unavailable: str = ""
+    seeds_passed: int | None = None
+    seeds_total: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def box_html(self) -> str:
         """Inline verdict box, shown right after the experiment that decided it."""
-        return (f'<div class="claim-box">{verdict_badge(self.verdict)} <b>{html.escape(self.id)}</b>: '
+        extra = f" · {html.escape(seed_robustness(self.seeds_passed, self.seeds_total))}" if self.seeds_total else ""
+        why = f"<br><small>{html.escape(self.unavailable)}</small>" if self.unavailable else ""
+        return (f'<div class="claim-box">{verdict_badge(self.verdict)} {kind_badge(self.kind)} '
+                f"<b>{html.escape(self.id)}</b>: "
                 f"{html.escape(self.statement)}<br><small>paper: {html.escape(self.paper)} · measured: "
-                f"{html.escape(self.measured)} · check: {html.escape(self.check)}</small></div>")
+                f"{html.escape(self.measured)} · check: {html.escape(self.check)}{extra}</small>{why}</div>")
 
 
 class Register:
@@ -150,37 +206,44 @@ class Register:
 
     def __init__(self, chapter: Chapter, *, folder: Path | None = None) -> None:
         self.chapter = chapter
-        from lib.runtime import BUILD_DIR
-        self.folder = Path(folder) if folder is not None else BUILD_DIR / "claims"
+        from lib.book.files import build_dir
+        self.folder = Path(folder) if folder is not None else build_dir() / "claims"
         self.claims: list[Claim] = []
 
     def claim(self, id: str, *, source: str, statement: str, paper: Any, measured: Any, check: Check,
-              expected_quick: str, pass_verdict: str = REPRODUCED, fail_verdict: str = NOT_REPRODUCED,
-              checkable: bool = True, note: str = "") -> None:
+              expected_quick: str, kind: str | None = None, pass_verdict: str = REPRODUCED,
+              fail_verdict: str = NOT_REPRODUCED, checkable: bool = True, unavailable: str = "",
+              note: str = "") -> None:
         """Record a claim whose verdict is decided by ``check`` (a :class:`Check` from a computation).
 
         ``pass_verdict``/``fail_verdict`` name what a passed/failed check means (for a paper error,
         the check tests the error's evidence and ``pass_verdict=PAPER_ERROR``). ``checkable=False``
-        records the claim as ``not checkable at this scale``. Ids must be unique within a chapter.
+        records the claim as ``not checkable at this scale``. ``unavailable="<reason and remedy>"`` records it
+        as not checkable because its data are missing on this machine (the quick-scale gate accepts that, and
+        only that, in place of the declared verdict). ``kind`` is one of :data:`KINDS`. Ids must be unique
+        within a chapter.
         In a notebook the claim's verdict box is displayed where the claim is decided.
         """
         if not id or any(c.isspace() for c in id):
             raise ValueError(f"id={id!r}: accepted values are non-empty strings without spaces")
         if any(c.id == id for c in self.claims):
             raise ValueError(f"id={id!r} is already registered in chapter {self.chapter.slug!r}")
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"kind={kind!r}: accepted values are {', '.join(KINDS)}")
         if not isinstance(check, Check):
             raise ValueError(f"check={check!r}: accepted values are claims.Check objects "
                              "(from close_to, at_least, ...)")
         for v, n in ((pass_verdict, "pass_verdict"), (fail_verdict, "fail_verdict"),
                      (expected_quick, "expected_quick")):
             _check_verdict(v, n)
-        if checkable:
+        if checkable and not unavailable:
             verdict = pass_verdict if check.passed else fail_verdict
         else:
             verdict = NOT_CHECKABLE
         c = Claim(id=id, source=source, statement=statement, paper=_fmt(paper), measured=_fmt(measured),
                   verdict=verdict, check=check.detail, expected_quick=expected_quick,
-                  scale=self.chapter.scale, seed=self.chapter.seed, note=note)
+                  scale=self.chapter.scale, seed=self.chapter.seed, note=note, kind=kind or "",
+                  unavailable=unavailable, seeds_passed=check.seeds_passed, seeds_total=check.seeds_total)
         self.claims.append(c)
         try:
             from IPython import get_ipython
@@ -196,9 +259,8 @@ class Register:
 
     def mismatches(self) -> list[Claim]:
         """Claims whose verdict differs from the one declared for quick scale (only at quick scale)."""
-        if self.chapter.scale != "quick":
-            return []
-        return [c for c in self.claims if c.verdict != c.expected_quick]
+        return [c for c in self.claims
+                if is_mismatch(c.verdict, c.expected_quick, self.chapter.scale, c.unavailable)]
 
     def to_json(self) -> str:
         """Deterministic JSON: no wall times or dates, sorted keys."""
@@ -209,17 +271,8 @@ class Register:
 
     def save(self) -> Path:
         """Write ``<folder>/<chapter>.json`` atomically and return its path."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{self.chapter.slug}.json"
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(self.to_json())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        from lib.book.files import atomic_write_text
+        return atomic_write_text(self.folder / f"{self.chapter.slug}.json", self.to_json())
 
     def to_html(self) -> str:
         """The chapter's claims table as HTML."""
@@ -237,6 +290,14 @@ class Register:
                          f"quick-scale verdicts: {html.escape(ids)}</p>"))
 
 
+def kind_badge(kind: str) -> str:
+    """A small outlined badge naming the check kind (exact / empirical / sanity); empty when unknown."""
+    if not kind:
+        return ""
+    return (f'<span class="kind-badge kind-{html.escape(kind)}" style="border:1px solid #888;border-radius:3px;'
+            f'padding:0 5px;font-size:0.8em;white-space:nowrap">{html.escape(kind)}</span>')
+
+
 def verdict_badge(v: str, label: str | None = None) -> str:
     """A coloured HTML badge for verdict ``v`` (showing ``label`` instead of the verdict if given)."""
     col = _COLOURS.get(v, "#333")
@@ -247,7 +308,7 @@ def verdict_badge(v: str, label: str | None = None) -> str:
 def render_table(rows: list[dict[str, Any]], *, with_chapter: bool) -> str:
     """HTML table of claim dicts (as saved): id, source, statement, paper, measured, verdict, check."""
     cols = (["chapter"] if with_chapter else []) + ["id", "source", "statement", "paper", "measured",
-                                                    "verdict", "check"]
+                                                    "verdict", "kind", "check"]
     head = "".join(f"<th>{c}</th>" for c in cols)
     body = []
     for r in rows:
@@ -255,6 +316,11 @@ def render_table(rows: list[dict[str, Any]], *, with_chapter: bool) -> str:
         for c in cols:
             if c == "verdict":
                 cells.append(f"<td>{verdict_badge(r['verdict'])}</td>")
+            elif c == "kind":
+                cells.append(f"<td>{kind_badge(r.get('kind', ''))}</td>")
+            elif c == "check" and r.get("seeds_total"):
+                rob = seed_robustness(r.get("seeds_passed"), r.get("seeds_total"))
+                cells.append(f"<td>{html.escape(str(r.get(c, '')))} <i>({html.escape(rob)})</i></td>")
             else:
                 cells.append(f"<td>{html.escape(str(r.get(c, '')))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -264,6 +330,6 @@ def render_table(rows: list[dict[str, Any]], *, with_chapter: bool) -> str:
 
 def load_all(folder: Path | None = None) -> list[dict[str, Any]]:
     """Every chapter's saved claims document under ``folder`` (default ``_build/claims``), by name."""
-    from lib.runtime import BUILD_DIR
-    folder = Path(folder) if folder is not None else BUILD_DIR / "claims"
+    from lib.book.files import build_dir
+    folder = Path(folder) if folder is not None else build_dir() / "claims"
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]

@@ -2,10 +2,10 @@
 
 Usage (the Makefile calls this)::
 
-    python -m lib.runner                       # all chapters at quick scale, status page, HTML
-    python -m lib.runner --scale paper --device cuda
-    python -m lib.runner --only sample_complexity [--html]
-    python -m lib.runner --html-only
+    python -m lib.book.runner                       # all chapters at quick scale, status page, HTML
+    python -m lib.book.runner --scale paper --device cuda
+    python -m lib.book.runner --only sample_complexity [--html]
+    python -m lib.book.runner --html-only
 
 Chapters are the ``_toc.yml`` entries whose source ``book/<slug>.md`` is a jupytext notebook (it has a
 ``kernelspec``). Each runs in its own process (``-j`` at a time, one BLAS thread each when ``-j`` > 1)
@@ -32,7 +32,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from lib.book.files import ROOT, atomic_write_json, atomic_write_text, build_dir  # noqa: E402
+
 BOOK = ROOT / "book"
 STATUS_SLUG = "status"
 #: Executed pages that report on the book rather than test a source document: they register no claims.
@@ -40,17 +41,6 @@ NO_CLAIMS = frozenset({STATUS_SLUG, "performance"})
 QUICK_BUDGET_S = 90.0
 DEFAULT_TIMEOUT_S = 1800.0
 CELL_TIMEOUT_S = 1200  # per cell at quick scale; paper scale has only the chapter timeout (env DLT_CELL_TIMEOUT)
-
-
-def build_dir() -> Path:
-    return Path(os.environ.get("DLT_BUILD_DIR", ROOT / "_build"))
-
-
-def _atomic_json(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def is_notebook_source(path: Path) -> bool:
@@ -128,9 +118,7 @@ def execute_one(src: Path, params: dict[str, Any], out: Path) -> dict[str, Any]:
         tags = c.metadata.get("tags", [])
         if ("injected-parameters" in tags or "parameters" in tags) and "remove-cell" not in tags:
             c.metadata["tags"] = [*tags, "remove-cell"]
-    tmp = out.with_name(f".{out.name}.tmp")
-    nbformat.write(done, tmp)
-    os.replace(tmp, out)
+    atomic_write_text(out, nbformat.writes(done))
     return err
 
 
@@ -149,8 +137,9 @@ def claims_summary(slug: str, scale: str) -> dict[str, Any]:
     if not p.exists():
         return {"counts": None, "mismatches": []}
     doc = json.loads(p.read_text(encoding="utf-8"))
-    mism = [f"{c['id']}: {c['verdict']} (expected {c['expected_quick']})"
-            for c in doc["claims"] if scale == "quick" and c["verdict"] != c["expected_quick"]]
+    from lib.book.claims import is_mismatch
+    mism = [f"{c['id']}: {c['verdict']} (expected {c['expected_quick']})" for c in doc["claims"]
+            if is_mismatch(c["verdict"], c["expected_quick"], scale, c.get("unavailable", ""))]
     return {"counts": doc["counts"], "mismatches": mism}
 
 
@@ -168,7 +157,7 @@ def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, tim
     params = {"scale": scale, "seed": seed, "device": device}
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, "-m", "lib.runner", "_exec", str(src), json.dumps(params)],
+        proc = subprocess.run([sys.executable, "-m", "lib.book.runner", "_exec", str(src), json.dumps(params)],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
         wall = time.perf_counter() - t0
         line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("RESULT ")), None)
@@ -193,7 +182,7 @@ def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, tim
     rec = {"chapter": slug, "scale": scale, "seed": seed, "device": device, "wall_s": round(wall, 1),
            "budget_s": budget, "status": "fail" if problems else "ok", "problems": problems,
            "claims": cs["counts"], "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    _atomic_json(build_dir() / "runs" / f"{slug}.json", rec)
+    atomic_write_json(build_dir() / "runs" / f"{slug}.json", rec)
     return rec
 
 
@@ -224,7 +213,7 @@ def run_all(srcs: list[Path], *, scale: str, seed: int, device: str, jobs: int, 
 
 def summary_table(records: list[dict[str, Any]]) -> str:
     """The end-of-run table: chapter, status, wall time, claims by verdict, problems."""
-    from lib.claims import VERDICTS
+    from lib.book.claims import VERDICTS
 
     short = {"reproduced": "repr", "not reproduced": "not", "paper error": "err", "deviation": "dev",
              "not checkable at this scale": "n/c"}
@@ -254,7 +243,7 @@ def _lock(path: Path) -> Iterator[None]:
 
 def prepare_static() -> None:
     """Copy plotly.min.js into ``book/_static`` (it must match the installed plotly); check MathJax."""
-    from lib.figures import plotly_js_path
+    from lib.book.figures import plotly_js_path
 
     static = BOOK / "_static"
     static.mkdir(parents=True, exist_ok=True)
@@ -299,12 +288,12 @@ def build_html() -> int:
 # --------------------------------------------------------------------------- CLI
 
 def main(argv: list[str] | None = None) -> int:
-    from lib.runtime import DEVICES, SCALES
+    from lib.book.runtime import DEVICES, SCALES
 
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_exec":
         return _child_main(argv[1:])
-    ap = argparse.ArgumentParser(prog="python -m lib.runner", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m lib.book.runner", description=__doc__.split("\n")[0])
     ap.add_argument("--scale", default="quick", choices=SCALES)
     ap.add_argument("--device", default="auto", choices=DEVICES)
     ap.add_argument("--seed", type=int, default=0)
