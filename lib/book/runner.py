@@ -256,15 +256,17 @@ def prepare_static() -> None:
                            "(it installs mathjax@3 from the npm registry and copies it into book/_static)")
 
 
-def write_placeholder(src: Path) -> None:
-    """A notebook that says plainly that ``src`` was not executed in this build (never stale output)."""
+def write_placeholder(src: Path, *, missing: bool = False) -> None:
+    """A notebook that says plainly that ``src`` was not executed in this build (never stale output), or, with
+    ``missing``, that the chapter's source does not exist yet."""
     import nbformat
 
+    why = ("The source of this chapter has not been written yet." if missing else
+           f"This chapter was not executed in this build. Run `make chapter NAME={src.stem}` or `make book`.")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell(
-        f"# {src.stem.replace('_', ' ').capitalize()}\n\n```{{warning}}\nThis chapter was not executed in "
-        f"this build. Run `make chapter NAME={src.stem}` or `make book`.\n```\n")]
-    nbformat.write(nb, src.with_suffix(".ipynb"))
+        f"# {src.stem.replace('_', ' ').capitalize()}\n\n```{{warning}}\n{why}\n```\n")]
+    atomic_write_text(src.with_suffix(".ipynb"), nbformat.writes(nb))
 
 
 def build_html() -> int:
@@ -273,6 +275,10 @@ def build_html() -> int:
     for src in chapters():
         if not src.with_suffix(".ipynb").exists():
             write_placeholder(src)
+    for f in toc_files():  # a TOC entry whose source is not written yet still gets a page that says so
+        src = ROOT / f"{f}.md"
+        if not src.exists() and not src.with_suffix(".ipynb").exists():
+            write_placeholder(src, missing=True)
     jb = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(ROOT), "-W", "-n", "--keep-going"]
     with _lock(build_dir() / ".html.lock"):
