@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lib import polyfeatures
+from lib import polyfeatures, stats
 
 ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid}
 
@@ -50,9 +50,7 @@ def teacher_output(W: torch.Tensor, X: torch.Tensor, activation: str = "relu") -
     return ACTIVATIONS[activation](torch.bmm(X, W)).mean(-1)
 
 
-def r2(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """1 - MSE / Var(y) along the last axis: (..., N) -> (...)."""
-    return 1 - ((pred - y) ** 2).mean(-1) / y.var(-1, correction=0)
+r2 = stats.r2  # 1 - MSE / Var(y) along the last axis: (..., N) -> (...) (lib.stats)
 
 
 @dataclass

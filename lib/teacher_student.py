@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from lib import stats
+
 __all__ = [
     "TrainResult",
     "relu_net",
@@ -469,10 +471,5 @@ def mse(pred: Tensor, y: Tensor) -> Tensor:
     return ((pred - y) ** 2).mean(-1)
 
 
-def r2(pred: Tensor, y: Tensor) -> Tensor:
-    """Eq. 2.9: 1 - MSE(pred, y) / Var(y) along the last axis (population variance; constant mean -> 0)."""
-    if pred.shape != y.shape:
-        raise ValueError(f"pred and y must have the same shape, got {tuple(pred.shape)} and {tuple(y.shape)}")
-    if y.shape[-1] < 2:
-        raise ValueError("r2 needs at least 2 samples along the last axis")
-    return 1.0 - mse(pred, y) / y.var(-1, unbiased=False)
+r2 = stats.r2  # eq. 2.9: 1 - MSE / Var(y) along the last axis (one implementation, in lib.stats)
+

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lib import polyfeatures
+from lib import polyfeatures, stats
 from lib.relu_approx import hermite_projection
 
 __all__ = [
@@ -210,10 +210,7 @@ def pr_predict(X: Tensor, beta: Tensor, tables: polyfeatures.MonomialTables, chu
     return torch.cat(out, dim=0).T
 
 
-def r2_score(pred: Tensor, y: Tensor) -> Tensor:
-    """1 - MSE / Var(y) along the last axis (eq. 2.9)."""
-    y = y.to(pred.dtype)
-    return 1.0 - ((pred - y) ** 2).mean(-1) / y.var(-1, unbiased=False)
+r2_score = stats.r2  # eq. 2.9 along the last axis (lib.stats)
 
 
 def similarity(beta: Tensor, wbar: Tensor) -> tuple[Tensor, Tensor]:

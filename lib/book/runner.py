@@ -35,9 +35,6 @@ from typing import Any
 from lib.book.files import ROOT, atomic_write_json, atomic_write_text, build_dir  # noqa: E402
 
 BOOK = ROOT / "book"
-STATUS_SLUG = "status"
-#: Executed pages that report on the book rather than test a source document: they register no claims.
-NO_CLAIMS = frozenset({STATUS_SLUG, "performance"})
 QUICK_BUDGET_S = 90.0
 DEFAULT_TIMEOUT_S = 1800.0
 CELL_TIMEOUT_S = 1200  # per cell at quick scale; paper scale has only the chapter timeout (env DLT_CELL_TIMEOUT)
@@ -49,6 +46,26 @@ def is_notebook_source(path: Path) -> bool:
         return False
     head = path.read_text(encoding="utf-8")[:2000]
     return head.startswith("---") and "kernelspec:" in head.split("\n---", 1)[0]
+
+
+def page_meta(src: Path) -> dict[str, Any]:
+    """The ``dlt:`` block of a page's front matter: ``role`` (``chapter``, the default, registers claims;
+    ``report`` reports on the book and registers none) and ``runs`` (``last``: after every other page)."""
+    import yaml
+
+    text = src.read_text(encoding="utf-8") if src.exists() else ""
+    if not text.startswith("---"):
+        return {"role": "chapter", "runs": "any"}
+    front = yaml.safe_load(text[3:].split("\n---", 1)[0]) or {}
+    meta = {"role": "chapter", "runs": "any", **(front.get("dlt") or {})}
+    if meta["role"] not in ("chapter", "report") or meta["runs"] not in ("any", "last"):
+        raise ValueError(f"{src}: dlt.role must be chapter|report and dlt.runs any|last, got {meta}")
+    return meta
+
+
+def is_report(src: Path) -> bool:
+    """True for pages that report on the book (status, performance): they register no claims."""
+    return page_meta(src)["role"] == "report"
 
 
 def toc_files(toc: Path = ROOT / "_toc.yml") -> list[str]:
@@ -77,7 +94,7 @@ def chapters(toc: Path = ROOT / "_toc.yml") -> list[Path]:
     """Sources of the executable pages listed in the TOC, in order, ``status`` last."""
     srcs = [ROOT / f"{f}.md" for f in toc_files(toc)]
     srcs = [s for s in srcs if is_notebook_source(s)]
-    return sorted(srcs, key=lambda s: s.stem == STATUS_SLUG)  # stable: status moves to the end
+    return sorted(srcs, key=lambda s: page_meta(s)["runs"] == "last")  # stable: pages that run last move to the end
 
 
 # --------------------------------------------------------------------------- one chapter (child process)
@@ -177,7 +194,7 @@ def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, tim
         problems.append(f"over budget: {wall:.1f} s > {budget:.0f} s")
     if cs["mismatches"]:
         problems.append("verdict mismatch: " + "; ".join(cs["mismatches"]))
-    if slug not in NO_CLAIMS and cs["counts"] is None and not res["error"]:
+    if not is_report(src) and cs["counts"] is None and not res["error"]:
         problems.append("no claims registered (reg.show() / reg.save() never ran)")
     rec = {"chapter": slug, "scale": scale, "seed": seed, "device": device, "wall_s": round(wall, 1),
            "budget_s": budget, "status": "fail" if problems else "ok", "problems": problems,
@@ -191,8 +208,8 @@ def run_all(srcs: list[Path], *, scale: str, seed: int, device: str, jobs: int, 
     """Run chapters ``jobs`` at a time (``status`` after all others) with a progress bar."""
     from tqdm import tqdm
 
-    main = [s for s in srcs if s.stem != STATUS_SLUG]
-    last = [s for s in srcs if s.stem == STATUS_SLUG]
+    last = [s for s in srcs if page_meta(s)["runs"] == "last"]
+    main = [s for s in srcs if s not in last]
     kw = dict(scale=scale, seed=seed, device=device, jobs=jobs, timeout=timeout, budget=budget)
     records: list[dict[str, Any]] = []
     with tqdm(total=len(srcs), desc="chapters", unit="ch", file=sys.stdout, dynamic_ncols=True) as bar:
