@@ -99,3 +99,58 @@ def test_table_html_escapes_and_shows_badges(tmp_path):
               expected_quick="reproduced")
     html = reg.to_html()
     assert "&lt;src&gt;" in html and "x &lt; y" in html and ">reproduced<" in html
+
+
+def _args(**kw):
+    base = dict(source="s", statement="t", paper=1, measured=1, check=claims.at_least(1, 0),
+                expected_quick=claims.REPRODUCED, kind=claims.EMPIRICAL)
+    base.update(kw)
+    return base
+
+
+def test_kind_is_recorded_validated_and_shown(tmp_path):
+    reg = _reg(tmp_path)
+    reg.claim("a", **_args(kind=claims.EXACT))
+    assert reg.claims[0].kind == "exact"
+    assert "exact" in reg.to_html() and "kind-exact" in reg.claims[0].box_html()
+    with pytest.raises(ValueError, match="accepted values are exact, empirical, sanity"):
+        reg.claim("b", **_args(kind="proof"))
+
+
+def test_over_seeds_counts_and_robustness():
+    ok, bad = claims.at_least(2, 1), claims.at_least(0, 1)
+    c = claims.over_seeds([ok, ok, bad, ok])
+    assert not c.passed and (c.seeds_passed, c.seeds_total) == (3, 4) and "3/4" in c.detail
+    assert claims.over_seeds([ok, ok, bad], need="majority").passed
+    assert not claims.over_seeds([ok, bad], need="majority").passed       # a tie is not a majority
+    assert claims.seed_robustness(3, 4).startswith("seed-dependent")
+    assert claims.seed_robustness(4, 4).startswith("robust") and claims.seed_robustness(0, 4).startswith("robust")
+    assert claims.seed_robustness(None, None) == "one seed"
+    with pytest.raises(ValueError, match="at least one"):
+        claims.over_seeds([])
+    with pytest.raises(ValueError, match="accepted values"):
+        claims.over_seeds([ok], need="most")
+    both = claims.all_of(c, ok)
+    assert (both.seeds_passed, both.seeds_total) == (3, 4)
+
+
+def test_seed_counts_reach_the_json_and_table(tmp_path):
+    reg = _reg(tmp_path)
+    ok, bad = claims.at_least(2, 1), claims.at_least(0, 1)
+    reg.claim("flip", **_args(check=claims.over_seeds([ok, bad, ok], need="majority")))
+    doc = json.loads(reg.to_json())
+    assert doc["claims"][0]["seeds_passed"] == 2 and doc["claims"][0]["seeds_total"] == 3
+    assert "seed-dependent (2/3 seeds pass)" in reg.to_html()
+
+
+def test_unavailable_data_is_not_checkable_and_passes_the_gate_only_then(tmp_path):
+    reg = _reg(tmp_path)
+    reg.claim("needs-cifar", **_args(unavailable="CIFAR-10 is not on this machine: put it in $DLT_DATA/cifar10/"))
+    reg.claim("plain-nc", **_args(checkable=False))
+    assert [c.verdict for c in reg.claims] == [claims.NOT_CHECKABLE, claims.NOT_CHECKABLE]
+    assert [c.id for c in reg.mismatches()] == ["plain-nc"]   # declared reproduced, not checkable without a reason
+    assert claims.is_mismatch(claims.NOT_CHECKABLE, claims.REPRODUCED, "quick", "")
+    assert not claims.is_mismatch(claims.NOT_CHECKABLE, claims.REPRODUCED, "quick", "no data")
+    assert claims.is_mismatch(claims.NOT_REPRODUCED, claims.REPRODUCED, "quick", "no data")
+    assert not claims.is_mismatch(claims.NOT_REPRODUCED, claims.REPRODUCED, "paper", "")
+    assert "$DLT_DATA/cifar10/" in reg.claims[0].box_html()
