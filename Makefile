@@ -13,11 +13,12 @@ JOBS   ?= 2
 MATHJAX_VERSION := 3.2.2
 STAMP  := $(VENV)/.installed
 
-.PHONY: help book chapter html test static lint bench clean
+.PHONY: help book chapter record html test static lint bench clean
 
 help:
 	@echo "make book   [SCALE=quick|paper] [DEVICE=auto|cpu|cuda] [SEED=0] [JOBS=2]  execute every chapter, build _build/html"
 	@echo "make chapter NAME=<slug> [SCALE=...] [DEVICE=...]                       execute one chapter, rebuild the HTML"
+	@echo "make record NAME=<slug> [SCALE=paper] [DEVICE=auto|cpu|cuda]              execute one chapter at paper scale, store records/<scale>/<slug>/"
 	@echo "make test                                                                 run the test suite"
 	@echo "make html | static | lint | bench | clean"
 
@@ -47,6 +48,10 @@ book: $(STAMP) static
 chapter: $(STAMP) static
 	@test -n "$(NAME)" || { echo "usage: make chapter NAME=<slug> (see _toc.yml)"; exit 2; }
 	$(BIN)/python -m lib.book.runner --only $(NAME) --scale $(SCALE) --device $(DEVICE) --seed $(SEED) --html
+
+record: $(STAMP)
+	@test -n "$(NAME)" || { echo "usage: make record NAME=<slug> [SCALE=paper] [DEVICE=auto|cpu|cuda]"; exit 2; }
+	$(BIN)/python -m lib.book.records $(NAME) --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),paper) --device $(DEVICE) --seed $(SEED)
 
 html: $(STAMP) static
 	$(BIN)/python -m lib.book.runner --html-only

@@ -327,6 +327,53 @@ def hard_function_piece_formula(p_list: Sequence[int]) -> tuple[int, int]:
     return inner, inner + (1 if all(x % 2 == 0 for x in p[:-1]) else 2)
 
 
+@dataclass(frozen=True)
+class HardMemberCheck:
+    """What :func:`check_hard_member` verified for one member H of the hard family (Lemma 2.3.5, Thm 2.3.2)."""
+
+    pieces_in_range: int        # exact pieces of H in [0, M]
+    pieces_on_line: int         # exact pieces of H on R
+    formula: tuple[int, int]    # hard_function_piece_formula: (∏ w_i, + tails)
+    full_range: bool            # every piece in [0, M] sweeps the whole range [0, M]
+    net_max_error: float | None  # max |net − H| on a grid (None: the net was not built, w^k too large)
+    net_tolerance: float | None  # float64 error budget: 64 · eps · Lip(H) · (M + 1/2)
+    net_shape_ok: bool | None    # widths [w]*k and size w·k
+
+    @property
+    def ok(self) -> bool:
+        net_ok = self.net_max_error is None or (bool(self.net_shape_ok)
+                                                and self.net_max_error <= (self.net_tolerance or 0.0))
+        return (self.pieces_in_range == self.formula[0] and self.pieces_on_line == self.formula[1]
+                and self.full_range and net_ok)
+
+
+def check_hard_member(a_list: Sequence, M: float, *, max_net_pieces: int = 2000, grid: int = 20001) -> HardMemberCheck:
+    """Verify one member H = h_{a^k} ∘ … ∘ h_{a^1} of the hard family exactly (Lemma 2.3.5, Thm 2.3.2, L506–538).
+
+    ``a_list``: k sorted vectors, each in the open simplex Δ_M^{w-1}. The piece counts come from exact PWL
+    composition; the (k+1)-layer ReLU net of Thm 2.3.2 (built when w^k <= ``max_net_pieces``) is compared
+    with H on ``grid`` points of [−1/2, M + 1/2] against a float64 error budget proportional to H's Lipschitz
+    constant ∏ (M / smallest gap of a^i), so that steep members (close breakpoints) are not failed for rounding.
+    """
+    w = len(a_list[0]) + 1
+    if any(len(a) + 1 != w for a in a_list):
+        raise ValueError("a_list: every vector must have the same length w - 1")
+    H = zigzag_compose_pwl(a_list, M)
+    formula = hard_function_piece_formula([w - 1] * len(a_list))
+    kin = H.breakpoints()
+    pts = np.concatenate([[0.0], kin[(kin > 0) & (kin < M)], [M]])
+    full = bool(np.allclose(np.abs(np.diff(H(pts))), M, atol=1e-8 * M))
+    err = tol = shape_ok = None
+    if w ** len(a_list) <= max_net_pieces:
+        net = zigzag_net(a_list, M)
+        xs = np.linspace(-0.5, M + 0.5, grid)
+        err = float(np.abs(net(xs) - H(xs)).max())
+        lip = float(np.prod([M / np.diff(np.concatenate(([0.0], np.asarray(a, float), [M]))).min() for a in a_list]))
+        tol = 64 * np.finfo(float).eps * lip * (M + 0.5)
+        shape_ok = net.widths == [w] * len(a_list) and net.size == w * len(a_list)
+    return HardMemberCheck(H.pieces_in(0, M), H.num_pieces(), formula, full, err, tol, shape_ok)
+
+
 def lemma_2a6_bound(widths: Sequence[int]) -> int:
     """Lemma 2.A.6 (L1047): pieces ≤ 2^{k-1}(w_1+1)w_2…w_k."""
     w = [int(x) for x in widths]

@@ -172,3 +172,23 @@ def test_to_torch_matches():
     with torch.no_grad():
         y = net.to_torch()(torch.as_tensor(X)).numpy()[:, 0]
     assert np.abs(y - net(X)).max() < 1e-12
+
+
+def test_check_hard_member_counts_and_error_budget():
+    """Exact counts match the derived formula; a steep member (gap 0.002) passes on its float64 budget, and a
+    corrupted net (one weight changed) fails it."""
+    from lib import relu_constructions as rcm
+
+    rng = np.random.default_rng(0)
+    for w, k in [(2, 5), (3, 3), (4, 2)]:
+        M = 1.7
+        c = rcm.check_hard_member([np.sort(rng.uniform(0, M, w - 1)) for _ in range(k)], M)
+        assert c.ok and c.pieces_in_range == w**k
+    steep = [np.array([0.5, 0.502]), np.array([0.3, 1.0]), np.array([1.0, 1.9])]
+    c = rcm.check_hard_member(steep, 2.0)
+    assert c.ok and c.net_max_error <= c.net_tolerance
+    H = rcm.zigzag_compose_pwl(steep, 2.0)
+    net = rcm.zigzag_net(steep, 2.0)
+    net.weights[1][0, 0] += 1e-3
+    xs = np.linspace(-0.5, 2.5, 20001)
+    assert np.abs(net(xs) - H(xs)).max() > c.net_tolerance

@@ -204,11 +204,15 @@ class Claim:
 class Register:
     """The claims of one chapter. ``claim`` records, ``show`` displays the table, ``save`` writes JSON."""
 
-    def __init__(self, chapter: Chapter, *, folder: Path | None = None) -> None:
+    def __init__(self, chapter: Chapter, *, folder: Path | None = None, record: Any = "auto") -> None:
         self.chapter = chapter
         from lib.book.files import build_dir
         self.folder = Path(folder) if folder is not None else build_dir() / "claims"
         self.claims: list[Claim] = []
+        if record == "auto":  # a quick build shows the recorded paper-scale verdicts beside its own
+            from lib.book import records
+            record = records.load_cached(chapter.slug, "paper") if chapter.scale != "paper" else None
+        self.record = record
 
     def claim(self, id: str, *, source: str, statement: str, paper: Any, measured: Any, check: Check,
               expected_quick: str, kind: str | None = None, pass_verdict: str = REPRODUCED,
@@ -251,7 +255,13 @@ class Register:
         except ImportError:
             return
         if get_ipython() is not None:
-            display(HTML(c.box_html()))
+            display(HTML(c.box_html() + self._paper_line(c.id)))
+
+    def _paper_line(self, claim_id: str) -> str:
+        """The recorded paper-scale verdict of ``claim_id`` as a line under its box ('' without a record)."""
+        if self.record is None:
+            return ""
+        return paper_cell(self.record.claims.get(claim_id), self.record.label(), self.record.is_stale, block=True)
 
     def counts(self) -> dict[str, int]:
         """Number of claims per verdict (every verdict present, zeros included)."""
@@ -275,14 +285,33 @@ class Register:
         return atomic_write_text(self.folder / f"{self.chapter.slug}.json", self.to_json())
 
     def to_html(self) -> str:
-        """The chapter's claims table as HTML."""
-        return render_table([c.as_dict() for c in self.claims], with_chapter=False)
+        """The chapter's claims table as HTML (with the recorded paper-scale column when there is a record)."""
+        paper = None
+        if self.record is not None:
+            paper = {c.id: paper_cell(self.record.claims.get(c.id), self.record.label(), self.record.is_stale)
+                     for c in self.claims}
+        return render_table([c.as_dict() for c in self.claims], with_chapter=False, paper=paper)
+
+    def record_line(self) -> str:
+        """One paragraph on the paper-scale record of this chapter: where it came from, or that there is none."""
+        if self.chapter.scale == "paper":
+            return ""
+        if self.record is None:
+            return (f"<p><small>No paper-scale record of this chapter yet: <code>make record "
+                    f"NAME={html.escape(self.chapter.slug)}</code> executes it at the source's scale and stores "
+                    "the result under <code>records/paper/</code>.</small></p>")
+        stale = ""
+        if self.record.is_stale:
+            stale = (" <b>Stale</b>: changed since it was recorded: "
+                     + ", ".join(f"<code>{html.escape(f)}</code>" for f in self.record.stale) + ".")
+        return (f'<p class="record-line"><small>Paper-scale column: the record {html.escape(self.record.label())}'
+                f" ({self.record.meta.wall_s:.0f} s).{stale}</small></p>")
 
     def show(self) -> None:
         """Save the register and display its table (and a warning box for quick-scale mismatches)."""
         self.save()
         from IPython.display import HTML, display
-        display(HTML(self.to_html()))
+        display(HTML(self.record_line() + self.to_html()))
         bad = self.mismatches()
         if bad:
             ids = ", ".join(f"{c.id} ({c.verdict}, expected {c.expected_quick})" for c in bad)
@@ -305,10 +334,28 @@ def verdict_badge(v: str, label: str | None = None) -> str:
             f'white-space:nowrap;font-size:0.85em">{html.escape(label or v)}</span>')
 
 
-def render_table(rows: list[dict[str, Any]], *, with_chapter: bool) -> str:
-    """HTML table of claim dicts (as saved): id, source, statement, paper, measured, verdict, check."""
+def paper_cell(rec_claim: dict[str, Any] | None, label: str, stale: bool, *, block: bool = False) -> str:
+    """The recorded paper-scale verdict and measured value of one claim, greyed when the record is stale."""
+    if rec_claim is None:
+        body = "<i>not in the record</i>"
+    else:
+        body = f"{verdict_badge(rec_claim['verdict'])} {html.escape(str(rec_claim.get('measured', '')))}"
+    style = "opacity:0.5;" if stale else ""
+    title = html.escape(label + (" — stale: its code changed since" if stale else ""))
+    if block:
+        return (f'<div class="paper-record" style="{style}margin:-0.4em 0 0.8em 1.2em"><small>paper scale '
+                f'(recorded{", stale" if stale else ""}): {body} · {title}</small></div>')
+    return f'<span class="paper-record" style="{style}" title="{title}">{body}{" (stale)" if stale else ""}</span>'
+
+
+def render_table(rows: list[dict[str, Any]], *, with_chapter: bool, paper: dict[str, str] | None = None) -> str:
+    """HTML table of claim dicts (as saved): id, source, statement, paper, measured, verdict, kind, check;
+    ``paper`` maps a claim id (or ``"chapter/id"`` with ``with_chapter``) to the HTML of its recorded
+    paper-scale cell (see :func:`paper_cell`), adding that column."""
     cols = (["chapter"] if with_chapter else []) + ["id", "source", "statement", "paper", "measured",
                                                     "verdict", "kind", "check"]
+    if paper is not None:
+        cols.insert(cols.index("verdict") + 1, "paper scale")
     head = "".join(f"<th>{c}</th>" for c in cols)
     body = []
     for r in rows:
@@ -316,6 +363,9 @@ def render_table(rows: list[dict[str, Any]], *, with_chapter: bool) -> str:
         for c in cols:
             if c == "verdict":
                 cells.append(f"<td>{verdict_badge(r['verdict'])}</td>")
+            elif c == "paper scale":
+                key = f"{r['chapter']}/{r['id']}" if with_chapter else r["id"]
+                cells.append(f"<td>{(paper or {}).get(key, '–')}</td>")
             elif c == "kind":
                 cells.append(f"<td>{kind_badge(r.get('kind', ''))}</td>")
             elif c == "check" and r.get("seeds_total"):

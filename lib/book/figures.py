@@ -124,6 +124,28 @@ def publish(fig: go.Figure, name: str, chapter: Chapter, caption: str) -> None:
         return
     display(fig)
     display(Markdown(f"**Figure `{name}`.** {caption}  \n<small>{chapter.stamp()}</small>"))
+    recorded = paper_figure_html(chapter, name)
+    if recorded:
+        from IPython.display import HTML
+        display(HTML(recorded))
+
+
+def paper_figure_html(chapter: Chapter, name: str) -> str:
+    """The recorded paper-scale version of figure ``name`` in a collapsed block ('' when there is none, or when
+    this run is itself at paper scale). A stale record is labelled so and greyed."""
+    if chapter.scale == "paper":
+        return ""
+    from lib.book import records
+    rec = records.load_cached(chapter.slug, "paper")
+    fig = rec.figure(name) if rec is not None else None
+    if fig is None:
+        return ""
+    body = pio.to_html(fig, include_plotlyjs=False, include_mathjax=False, full_html=False,
+                       default_width="100%", default_height=460, validate=False)
+    import html as _html
+    stale = ' style="opacity:0.6"' if rec.is_stale else ""
+    return (f'<details class="paper-figure"{stale}><summary>The same figure at paper scale '
+            f"({_html.escape(rec.label())})</summary>{body}</details>")
 
 
 def legend_below(fig: go.Figure, *, title: str | None = None, height: int | None = None) -> go.Figure:

@@ -112,7 +112,8 @@ def execute_one(src: Path, params: dict[str, Any], out: Path) -> dict[str, Any]:
                     else None if params.get("scale") == "paper" else CELL_TIMEOUT_S)
     try:
         pm.execute_notebook(nb, str(out), parameters=params, cwd=str(src.parent), kernel_name="python3",
-                            progress_bar=False, log_output=False, execution_timeout=cell_timeout)
+                            progress_bar=False, log_output=False, execution_timeout=cell_timeout,
+                            start_timeout=180)  # a loaded machine can take > 60 s to start a kernel
     except pm.PapermillExecutionError as e:  # papermill still writes the failing notebook
         err = {"error": f"{e.ename}: {e.evalue}".strip()[:500], "cell": None}
     except Exception as e:  # a cell timeout or a dead kernel: report it, never crash the runner
@@ -142,6 +143,8 @@ def execute_one(src: Path, params: dict[str, Any], out: Path) -> dict[str, Any]:
 def _child_main(argv: list[str]) -> int:
     src, params = Path(argv[0]), json.loads(argv[1])
     res = execute_one(src, params, src.with_suffix(".ipynb"))
+    import resource  # the kernel is this process's child: its peak resident memory, in MB (Linux: KiB units)
+    res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     print("RESULT " + json.dumps(res))
     return 0
 
@@ -198,7 +201,8 @@ def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, tim
         problems.append("no claims registered (reg.show() / reg.save() never ran)")
     rec = {"chapter": slug, "scale": scale, "seed": seed, "device": device, "wall_s": round(wall, 1),
            "budget_s": budget, "status": "fail" if problems else "ok", "problems": problems,
-           "claims": cs["counts"], "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+           "claims": cs["counts"], "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "peak_rss_mb": res.get("peak_rss_mb"), "threads": int(env.get("OMP_NUM_THREADS", "0") or 0) or None}
     atomic_write_json(build_dir() / "runs" / f"{slug}.json", rec)
     return rec
 
