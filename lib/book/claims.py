@@ -41,7 +41,7 @@ VERDICTS: tuple[str, ...] = (REPRODUCED, NOT_REPRODUCED, PAPER_ERROR, DEVIATION,
 EXACT, EMPIRICAL, SANITY = "exact", "empirical", "sanity"
 KINDS: tuple[str, ...] = (EXACT, EMPIRICAL, SANITY)
 
-_COLOURS = {REPRODUCED: "#1b7f3b", NOT_REPRODUCED: "#b3261e", PAPER_ERROR: "#8e24aa",
+COLOURS = {REPRODUCED: "#1b7f3b", NOT_REPRODUCED: "#b3261e", PAPER_ERROR: "#8e24aa",
             DEVIATION: "#b26a00", NOT_CHECKABLE: "#5f6368"}
 
 
@@ -329,7 +329,7 @@ def kind_badge(kind: str) -> str:
 
 def verdict_badge(v: str, label: str | None = None) -> str:
     """A coloured HTML badge for verdict ``v`` (showing ``label`` instead of the verdict if given)."""
-    col = _COLOURS.get(v, "#333")
+    col = COLOURS.get(v, "#333")
     return (f'<span style="background:{col};color:white;border-radius:3px;padding:1px 6px;'
             f'white-space:nowrap;font-size:0.85em">{html.escape(label or v)}</span>')
 

@@ -284,9 +284,13 @@ def write_placeholder(src: Path, *, missing: bool = False) -> None:
 
     why = ("The source of this chapter has not been written yet." if missing else
            f"This chapter was not executed in this build. Run `make chapter NAME={src.stem}` or `make book`.")
+    # keep the page's cross-reference target so that links to it still resolve: its first "(label)=" line
+    text = src.read_text(encoding="utf-8") if src.exists() else ""
+    label = next((ln.strip()[1:-2] for ln in text.splitlines() if ln.startswith("(") and ln.strip().endswith(")=")),
+                 f"ch-{src.stem}")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell(
-        f"# {src.stem.replace('_', ' ').capitalize()}\n\n```{{warning}}\n{why}\n```\n")]
+        f"({label})=\n# {src.stem.replace('_', ' ').capitalize()}\n\n```{{warning}}\n{why}\n```\n")]
     atomic_write_text(src.with_suffix(".ipynb"), nbformat.writes(nb))
 
 
