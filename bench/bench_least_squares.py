@@ -31,9 +31,9 @@ from pathlib import Path
 
 import torch
 
-from lib.book import datasets
 from lib import least_squares as ls
 from lib import polyfeatures as pf
+from lib.book import datasets
 
 from _common import timed, write_json
 

@@ -163,6 +163,24 @@ class Grid:
             raise ValueError(f"transpose needs every axis once: {self.dims}, got {order}")
         return Grid(self.values.transpose([self.dims.index(n) for n in order]), {n: self.axes[n] for n in order})
 
+    def unstack(self, axis: str, **into: Iterable[Any]) -> Grid:
+        """Split axis ``axis`` (a flattened Cartesian product, first factor slowest) into named axes:
+        ``g.unstack("config", d=[1, 2], m=[5, 30])`` turns an axis of 4 (d, m) configurations into d × m."""
+        k = self.dims.index(self._check(axis))
+        parts = {n: _coord_list(c) for n, c in into.items()}
+        sizes = [len(c) for c in parts.values()]
+        if math.prod(sizes) != self.shape[k]:
+            raise ValueError(f"unstack: {axis!r} has {self.shape[k]} coordinates, but {dict(zip(parts, sizes))} "
+                             f"multiply to {math.prod(sizes)}")
+        v = self.values.reshape(*self.shape[:k], *sizes, *self.shape[k + 1:])
+        axes: dict[str, list[Any]] = {}
+        for n, c in self.axes.items():
+            if n == axis:
+                axes.update(parts)
+            else:
+                axes[n] = c
+        return Grid(v, axes)
+
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict: ``{"axes": {...}, "values": nested lists, "dtype": str}`` (NaN → None)."""

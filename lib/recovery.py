@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from lib import teacher_student as ts
+from lib.grid import Grid
 
 __all__ = [
     "Recipe",
@@ -247,11 +248,13 @@ def recovery_grid(dims: list[tuple[int, int]], Ns: list[int], K: int, T: int, re
                   generator: torch.Generator, **kw) -> tuple[Tensor, TeacherSweep]:
     """Test R^2 of every restart for K teachers per (d, m) in ``dims`` at every N in ``Ns`` (Algorithm 1 on a
     grid; Algorithm 3 is the mean over the last axis).  The same K teachers are used at every N.
-    Returns R^2 of shape (len(Ns), len(dims), K, T) and the sweep (for its call log)."""
+    Returns R^2 as a :class:`lib.grid.Grid` over axes ``N``, ``config`` (the (d, m) pairs), ``teacher``,
+    ``restart`` — shape (len(Ns), len(dims), K, T) — and the sweep (for its call log)."""
     if not Ns or min(Ns) < 1:
         raise ValueError(f"Ns must be a non-empty list of positive sample sizes, got {Ns!r}")
     sw = TeacherSweep.draw(dims, K, T, recipe, generator=generator, **kw)
     idx = torch.arange(sw.P).repeat(len(Ns))
     N = torch.tensor(Ns).repeat_interleave(sw.P)
     r2 = 1.0 - sw.evaluate(idx, N)
-    return r2.view(len(Ns), len(dims), K, T), sw
+    return Grid(r2.view(len(Ns), len(dims), K, T),
+                {"N": Ns, "config": dims, "teacher": range(K), "restart": range(T)}), sw

@@ -145,10 +145,11 @@ def power_law_fit(x: ArrayLike, y: ArrayLike, *, level: float = 0.95) -> Fit:
     return _ols("power", np.stack([np.ones_like(lx), lx], 1), ly, level, centred=True)
 
 
-def through_origin_fit(x: ArrayLike, y: ArrayLike, *, level: float = 0.95) -> Fit:
-    """``y = b x`` (no intercept); ``params = (b,)``; ``r2`` is uncentred: ``1 - RSS / sum y²``."""
+def through_origin_fit(x: ArrayLike, y: ArrayLike, *, level: float = 0.95, centred_r2: bool = False) -> Fit:
+    """``y = b x`` (no intercept); ``params = (b,)``; ``r2`` is uncentred (``1 - RSS / sum y²``) unless
+    ``centred_r2``, which compares the ray with the best constant instead (``1 - RSS / sum (y - ȳ)²``)."""
     x, y = _clean(x, y)
-    return _ols("origin", x[:, None], y, level, centred=False)
+    return _ols("origin", x[:, None], y, level, centred=centred_r2)
 
 
 # ------------------------------------------------------------------------------------------------ crossings
@@ -193,3 +194,19 @@ def bootstrap_ci(samples: ArrayLike, statistic: Callable[[np.ndarray], float] = 
     boots = np.array([statistic(s[i]) for i in idx])
     a = (1 - level) / 2
     return float(statistic(s)), float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))
+
+
+def fit_curve(f: Callable[..., np.ndarray], x: ArrayLike, y: ArrayLike, p0: tuple[float, ...]) -> tuple[float, ...]:
+    """Non-linear least squares of ``y ≈ f(x, *params)`` from ``p0`` (scipy ``curve_fit``): ``(*params, R²)``.
+
+    When the fit does not converge, every entry is ``nan`` (the caller reports the law as not fitted).
+    """
+    from scipy.optimize import curve_fit
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    try:
+        params, _ = curve_fit(f, x, y, p0=p0, maxfev=20000)
+    except RuntimeError:
+        return tuple([float("nan")] * (len(p0) + 1))
+    res = y - f(x, *params)
+    return (*map(float, params), float(1 - (res**2).sum() / ((y - y.mean()) ** 2).sum()))

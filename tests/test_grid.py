@@ -63,3 +63,11 @@ def test_sweep_cartesian_product_and_array_outputs():
     assert s.dims == ("a", "b") and np.array_equal(s.values, [[10, 11, 12], [20, 21, 22]])
     v = sweep(lambda n: np.arange(3) * n, n=[1, 2])
     assert v.dims == ("n", "out0") and v.shape == (2, 3)
+
+
+def test_unstack_splits_a_product_axis():
+    g = Grid(np.arange(12.0).reshape(2, 6), {"N": [1, 2], "config": [(d, m) for d in (1, 2, 3) for m in (5, 7)]})
+    u = g.unstack("config", d=[1, 2, 3], m=[5, 7])
+    assert u.dims == ("N", "d", "m") and u.sel(N=2, d=3, m=5).item() == g.values[1, 4]
+    with pytest.raises(ValueError, match="multiply"):
+        g.unstack("config", d=[1, 2], m=[5, 7])

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from lib.book import runtime
 from lib import landscapes
+from lib.book import runtime
 from lib.teacher_student import relu_net, sample_teachers
 
 

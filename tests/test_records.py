@@ -1,6 +1,5 @@
 """lib.book.records: a record is written atomically, read back, shown beside the quick verdicts, and marked stale
 when its chapter (or a lib module it imports) changes."""
-import gzip
 import json
 import random
 

@@ -98,3 +98,13 @@ def test_summary_table_names_problems():
     rec = {"chapter": "x", "status": "fail", "wall_s": 3.0, "claims": None, "problems": ["KeyError: 'a' (cell 4)"]}
     table = runner.summary_table([rec])
     assert "x" in table and "fail" in table and "KeyError: 'a' (cell 4)" in table
+
+
+def test_reader_view_folds_setup_claims_and_long_cells():
+    assert runner.reader_tags("x = 1", ["parameters"]) == ["parameters", "remove-cell"]
+    assert runner.reader_tags("import numpy as np\nfrom lib import stats\nx = 1", []) == ["hide-input"]
+    assert runner.reader_tags('reg.claim("a", ...)', []) == ["hide-input"]
+    assert runner.reader_tags("\n".join(f"x{i} = {i}" for i in range(13)), []) == ["hide-input"]
+    assert runner.reader_tags("fig = lib.plot(g)\nfigures.publish(fig, 'a', ch, 'c')", []) == []
+    assert runner.reader_tags('reg.claim("a", ...)', ["show-input"]) == ["show-input"]
+    assert runner.reader_tags("import x", ["remove-input"]) == ["remove-input"]

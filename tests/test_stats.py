@@ -65,7 +65,11 @@ def test_power_law_and_through_origin():
     assert g.slope == pytest.approx(4) and g.r2 == pytest.approx(1.0)
     # closed form of the no-intercept slope: sum xy / sum x²
     y = np.array([1.0, 3.0, 2.0, 9.0, 15.0])
-    assert stats.through_origin_fit(x, y).slope == pytest.approx((x @ y) / (x @ x))
+    b = (x @ y) / (x @ x)
+    assert stats.through_origin_fit(x, y).slope == pytest.approx(b)
+    rss = ((y - b * x) ** 2).sum()
+    assert stats.through_origin_fit(x, y).r2 == pytest.approx(1 - rss / (y @ y))
+    assert stats.through_origin_fit(x, y, centred_r2=True).r2 == pytest.approx(1 - rss / ((y - y.mean()) ** 2).sum())
     with pytest.raises(ValueError, match="needs more than"):
         stats.linear_fit([1.0, 2.0], [1.0, 2.0])
 
@@ -107,3 +111,11 @@ def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_n():
     assert hi2 - lo2 < (hi - lo) / 3
     with pytest.raises(ValueError, match="at least 2"):
         stats.bootstrap_ci([1.0], rng=np.random.default_rng(0))
+
+
+def test_fit_curve_recovers_a_power_law_and_reports_failure():
+    x = np.array([1.0, 2.0, 3.0, 5.0, 8.0])
+    a, p, r2 = stats.fit_curve(lambda x, a, p: a * x**p, x, 2 * x**0.7, p0=(1.0, 0.5))
+    assert (a, p, r2) == pytest.approx((2, 0.7, 1.0), abs=1e-6)
+    out = stats.fit_curve(lambda x, a, p: a * np.exp(p * x * 1e3), x, x, p0=(1.0, 1.0))
+    assert all(math.isnan(v) for v in out) or out[-1] < 0.5

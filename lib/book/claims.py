@@ -249,6 +249,7 @@ class Register:
                   scale=self.chapter.scale, seed=self.chapter.seed, note=note, kind=kind or "",
                   unavailable=unavailable, seeds_passed=check.seeds_passed, seeds_total=check.seeds_total)
         self.claims.append(c)
+        self.save()  # after every claim: a run killed later (a paper-scale timeout) still leaves what it decided
         try:
             from IPython import get_ipython
             from IPython.display import HTML, display

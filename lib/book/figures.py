@@ -161,10 +161,12 @@ def legend_below(fig: go.Figure, *, title: str | None = None, height: int | None
 
 def lines(grid: Grid, *, x: str, series: str | None = None, err: Grid | None = None, fig: go.Figure | None = None,
           row: int | None = None, col: int | None = None, name: str = "", mode: str = "lines+markers",
-          dash: str | None = None, showlegend: bool = True, err_scale: float = 1.0) -> go.Figure:
+          dash: str | None = None, showlegend: bool = True, err_scale: float = 1.0,
+          palette_offset: int = 0) -> go.Figure:
     """One line per coordinate of ``series`` (or a single line) of a 1- or 2-axis :class:`lib.grid.Grid`
     against axis ``x``, in the house palette, with error bars ``err_scale * err`` when ``err`` (a Grid of the
-    same axes, e.g. the s.e. from ``grid.mean_se(...)``) is given. Returns the figure (new unless ``fig``)."""
+    same axes, e.g. the s.e. from ``grid.mean_se(...)``) is given; ``palette_offset`` starts later in the palette
+    (a second panel with other series). Returns the figure (new unless ``fig``)."""
     fig = fig if fig is not None else go.Figure()
     expected = {x} | ({series} if series else set())
     if set(grid.dims) != expected:
@@ -178,7 +180,7 @@ def lines(grid: Grid, *, x: str, series: str | None = None, err: Grid | None = N
         kw: dict[str, Any] = {}
         if e is not None:
             kw["error_y"] = dict(type="data", array=err_scale * e.values, visible=True)
-        colour = PALETTE[i % len(PALETTE)]
+        colour = PALETTE[(i + palette_offset) % len(PALETTE)]
         fig.add_trace(go.Scatter(x=g.axes[x], y=g.values, mode=mode, name=label, showlegend=showlegend,
                                  line=dict(color=colour, dash=dash), marker=dict(color=colour), **kw),
                       row=row, col=col)

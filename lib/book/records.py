@@ -4,11 +4,10 @@
 which executes the chapter through the same runner into a private build folder and, only if the chapter
 finished without an error, stores ``records/<scale>/<slug>/``:
 
-| file | what |
-| --- | --- |
-| ``claims.json`` | the chapter's claims document, exactly as the run wrote it |
-| ``run.json`` | :class:`RecordMeta`: wall time, device and its name, threads, peak memory, versions, the commit, the SHA-256 of the chapter source and of every ``lib/`` module it imports (transitively), ``partial`` |
-| ``figures/<name>.json.gz`` | every published figure's plotly JSON, gzipped (dense traces thinned to keep a record small) |
+- ``claims.json``: the chapter's claims document, exactly as the run wrote it;
+- ``run.json``: :class:`RecordMeta` — wall time, device and its name, threads, peak memory, versions, the commit,
+  the SHA-256 of the chapter source and of every ``lib/`` module it imports (transitively), ``partial``;
+- ``figures/<name>.json.gz``: every published figure's plotly JSON, gzipped (dense traces thinned to stay small).
 
 A record is **stale** when its chapter's source or any of those ``lib/`` modules changed since it was made
 (:func:`staleness`): the book still shows its values, greyed, with the commit they came from. The record is

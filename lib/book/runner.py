@@ -132,12 +132,33 @@ def execute_one(src: Path, params: dict[str, Any], out: Path) -> dict[str, Any]:
                 first = next((ln for ln in c.source.splitlines() if ln.strip()), "")[:60]
                 err["cell"] = f"code cell {i} of {len(code)}: {first}"
                 break
-    for c in done.cells:  # the parameter cells are not shown in the book
-        tags = c.metadata.get("tags", [])
-        if ("injected-parameters" in tags or "parameters" in tags) and "remove-cell" not in tags:
-            c.metadata["tags"] = [*tags, "remove-cell"]
+    for c in done.cells:
+        if c.cell_type == "code":
+            c.metadata["tags"] = reader_tags(c.source, c.metadata.get("tags", []))
     atomic_write_text(out, nbformat.writes(done))
     return err
+
+
+#: A code cell longer than this many non-blank lines is folded in the book (input behind a "show code" toggle).
+FOLD_LINES = 12
+_VIEW_TAGS = frozenset({"hide-input", "remove-input", "remove-cell", "hide-cell", "show-input"})
+
+
+def reader_tags(source: str, tags: list[str]) -> list[str]:
+    """The reader view of a code cell: the parameter cells are removed; a cell that sets up (imports), registers
+    claims or is longer than :data:`FOLD_LINES` lines gets ``hide-input`` (its output stays, its code is one click
+    away); a cell tagged ``show-input`` (or with its own view tag) is left as its author set it."""
+    tags = list(tags)
+    if "injected-parameters" in tags or "parameters" in tags:
+        return tags if "remove-cell" in tags else [*tags, "remove-cell"]
+    if _VIEW_TAGS & set(tags):
+        return tags
+    lines = [ln for ln in source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    setup = bool(lines) and all(ln.startswith(("import ", "from ")) or "start_chapter(" in ln
+                                or "Register(" in ln for ln in lines[: max(1, len(lines) // 2)])
+    if len(lines) > FOLD_LINES or "reg.claim(" in source or setup:
+        return [*tags, "hide-input"]
+    return tags
 
 
 def _child_main(argv: list[str]) -> int:
