@@ -6,7 +6,7 @@ user would otherwise write, in one run.
                        bound, quadprog on the remaining subproblems;
    * ``lib_all_qp`` -- the same with ``prune=False``: every subproblem solved by quadprog;
    * ``slsqp``      -- the straightforward approach: a Python loop building each subproblem and solving it with
-                       ``scipy.optimize.minimize(method="SLSQP")`` with analytic gradients (the spec's first attempt).
+                       ``scipy.optimize.minimize(method="SLSQP")`` with analytic gradients (what a user would write).
 2. Exact piece count of the zig-zag H = h∘…∘h (w = 2, random a in the open simplex):
    * ``lib``      -- ``pwl.PWL.compose`` (numpy arrays of breakpoints), at k = 24 (≈1.7·10^7 pieces) and at k_cmp;
    * ``python``   -- a pure-Python list-of-breakpoints composition (one Python object per piece), at k_cmp;

@@ -1,4 +1,4 @@
-"""The small LeNet-like CNN baseline of the thesis (000, Section 3.4.1, Table 3.3, Fig 3.5; spec B16).
+"""The small LeNet-like CNN baseline of the thesis (000, Section 3.4.1, Table 3.3, Fig 3.5).
 
 Architecture (L863-865): conv 5x5, 32 channels, pad 2, ReLU, max-pool 2; conv 5x5, 64 channels, pad 2,
 ReLU, max-pool 2; dropout; FC 3136 -> 1000; FC 1000 -> 10 (3,199,106 parameters). The prose mentions

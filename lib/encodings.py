@@ -1,4 +1,4 @@
-"""Dimension-reducing encodings tried before the convolutional lifting (thesis 000, §3.4.2; spec B9-B10).
+"""Dimension-reducing encodings tried before the convolutional lifting (thesis 000, §3.4.2).
 
 * :func:`pca_fit` / :func:`pca_transform` -- centred PCA on the training images (Figs 3.6-3.7).
 * :func:`dct2` / :func:`idct2` -- orthonormal 2-D type-II DCT of each image, as a matrix product
@@ -61,7 +61,7 @@ def idct2(Y: torch.Tensor) -> torch.Tensor:
 
 
 def topk_mask(coeffs: torch.Tensor, k: int) -> torch.Tensor:
-    """Boolean (n, H, W): the k entries of largest |coefficient| of each image (Fig 3.9, spec B10)."""
+    """Boolean (n, H, W): the k entries of largest |coefficient| of each image (Fig 3.9)."""
     flat = coeffs.reshape(coeffs.shape[0], -1)
     if not 1 <= k <= flat.shape[1]:
         raise ValueError(f"k must be in [1, {flat.shape[1]}], got {k}")

@@ -4,7 +4,7 @@ Used by the chapter ``relu_function_spaces`` (document 003, §2.4, L647-754). Pr
 reparametrisation (2.4): f(x) = Σ_{i=1}^w s_i ReLU(ã^i·x + b̃_i), s_i ∈ {±1}, **no output bias**, squared
 loss (1/D)Σ_j (f(x_j) - y_j)².
 
-Alg 1 with the corrected objective (spec §6 item 8): for every multiset of w pairs (s_i, P_+^i), where
+Alg 1 with the corrected objective: for every multiset of w pairs (s_i, P_+^i), where
 P_+^i is a hyperplane dichotomy of the data, solve the convex QP
     min_θ (1/D) Σ_j ( Σ_{i: j∈P_+^i} s_i (ã^i·x_j + b̃_i) - y_j )²
     s.t. ã^i·x_j + b̃_i ≥ 0 (j ∈ P_+^i),  ã^i·x_j + b̃_i ≤ 0 (j ∉ P_+^i).

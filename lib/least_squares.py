@@ -3,7 +3,7 @@
 Used by the chapter ``polynomial_regression`` (thesis 000, Ch. 3, Sections 3.4.3-3.4.4).
 
 * :func:`min_norm_dual` -- minimum-norm interpolating least squares through the B x B Gram matrix,
-  batched over G problems: ``beta = X^T (X X^T + lam I)^{-1} Y`` (eq. 3.14 with B < p, spec B7).
+  batched over G problems: ``beta = X^T (X X^T + lam I)^{-1} Y`` (eq. 3.14 with B < p).
 * :func:`bagged_least_squares` -- "batched linear regression" (eqs. 3.14-3.16): N_B bags of B rows,
   one min-norm fit per bag, bags solved in groups with ``bmm``; :func:`running_average` gives
   ``beta_avg_b`` of eq. 3.16 for every b at once.
@@ -11,7 +11,7 @@ Used by the chapter ``polynomial_regression`` (thesis 000, Ch. 3, Sections 3.4.3
   (eq. 3.9) on all rows, with ``X^T X`` accumulated in row chunks (the lifted X is never held) and
   solved by a rank-revealing eigendecomposition (min-norm = pseudo-inverse solution) or, to mimic a
   plain inverse, by LU.
-* One-vs-all helpers: :func:`one_hot`, :func:`predict_scores`, :func:`accuracy` (spec B5).
+* One-vs-all helpers: :func:`one_hot`, :func:`predict_scores`, :func:`accuracy`.
 
 Device and dtype follow the inputs; no global seeds (explicit ``torch.Generator``).
 """
@@ -29,7 +29,7 @@ LiftFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def one_hot(y: torch.Tensor, n_classes: int = 10, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """0/1 one-vs-all targets: y (n,) int -> (n, n_classes) (spec B5)."""
+    """0/1 one-vs-all targets: y (n,) int -> (n, n_classes)."""
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D class indices, got shape {tuple(y.shape)}")
     if n_classes < 2:
@@ -97,7 +97,7 @@ def min_norm_dual(
 
 
 def draw_bags(n: int, n_bags: int, bag_size: int, generator: torch.Generator) -> torch.Tensor:
-    """Row indices of N_B bags, each B distinct rows, bags independent: (N_B, B) long (spec B7)."""
+    """Row indices of N_B bags, each B distinct rows, bags independent: (N_B, B) long."""
     if not 1 <= bag_size <= n:
         raise ValueError(f"bag_size must be in [1, n={n}], got {bag_size}")
     if n_bags < 1:

@@ -1,4 +1,4 @@
-"""Input-noise models of the robustness study (thesis 000, Section 3.6.2, Figs 3.21-3.24; spec B15).
+"""Input-noise models of the robustness study (thesis 000, Section 3.6.2, Figs 3.21-3.24).
 
 * :func:`global_noise` -- additive Gaussian pixel noise, clipped to [0, 1]: ``clip(X + sigma Z, 0, 1)``.
 * :func:`patch_masks` / :func:`local_noise` -- one black rectangular patch of area ~A per image:
@@ -7,7 +7,7 @@
   ``floor(sqrt(A)/D)``, rows ``i - floor(h/2) .. i - floor(h/2) + h - 1`` (same for columns),
   clipped to the image.
 * :func:`relative_change` -- ``A(n)/A(0) - 1`` ("higher is better"; the thesis's
-  ``(A(0) - A(n))/A(0)`` has the opposite sign, spec §7 item 20).
+  ``(A(0) - A(n))/A(0)`` has the opposite sign).
 
 All functions are vectorised over images; device follows the inputs; randomness from an explicit
 ``torch.Generator``.
@@ -48,7 +48,7 @@ def patch_masks(
     centre_range: tuple[int, int] = (6, 22),
     one_based: bool = True,
 ) -> torch.Tensor:
-    """Boolean masks (n, height, width), True inside each image's black patch (Fig 3.22, spec B15)."""
+    """Boolean masks (n, height, width), True inside each image's black patch (Fig 3.22)."""
     if not area >= 0:
         raise ValueError(f"area must be >= 0, got {area}")
     lo, hi = centre_range
@@ -81,5 +81,5 @@ def local_noise(X: torch.Tensor, area: float, generator: torch.Generator, **kwar
 
 
 def relative_change(acc: torch.Tensor, acc0: torch.Tensor | float) -> torch.Tensor:
-    """A(n)/A(0) - 1: 0 without noise, negative when accuracy falls (spec §7 item 20)."""
+    """A(n)/A(0) - 1: 0 without noise, negative when accuracy falls."""
     return acc / acc0 - 1.0

@@ -3,7 +3,7 @@
 Used by the chapter ``polynomial_regression`` (thesis 000, Ch. 3).
 
 * :func:`monomial_tables` / :func:`lift` -- all monomials of degree <= k of a d-vector, in three bases
-  (eq. 3.4 and eq. 3.8 of the thesis; spec B2):
+  (eq. 3.4 and eq. 3.8 of the thesis):
 
   - ``"dedup"``: each monomial once (combinations with replacement), for Gaussian inputs.
     Count ``C(d+k, k) - 1`` without the intercept (1,770 for d = 20, k = 3).
@@ -89,7 +89,7 @@ class MonomialTables:
 
 
 def monomial_tables(d: int, k: int, basis: str = "dedup") -> MonomialTables:
-    """Build the index tables of all monomials of degree 1..k of a d-vector (spec B2).
+    """Build the index tables of all monomials of degree 1..k of a d-vector.
 
     Vectorised over features: each degree extends every degree-(t-1) tuple by all admissible last
     coordinates at once (``repeat_interleave``), so the cost is linear in the output size.
@@ -285,7 +285,7 @@ def unique_to_ordered(
 
 
 def midpoint_map(coef_pairs: torch.Tensor, pairs: torch.Tensor, height: int = 28, width: int = 28) -> torch.Tensor:
-    """Pool pair coefficients onto the grid at the pair's midpoint (eq. 3.28, spec B14).
+    """Pool pair coefficients onto the grid at the pair's midpoint (eq. 3.28).
 
     coef_pairs: (..., P) for ``pairs``: (P, 2) -> (..., height, width); coefficient of (i, j) lands at
     (floor((r_i + r_j)/2), floor((c_i + c_j)/2)) (0-based), summed.

@@ -13,10 +13,10 @@ lib/teacher_student.py) so that all problems × T restarts train in one call of
   batched call over the problems that are still running.
 - Algorithm 3 ``recovery_r2`` -> :func:`recovery_r2`: mean test R^2 over the T restarts at fixed N.
 - Algorithm 4 ``sample_complexity_dichotomy`` -> :func:`sample_complexity_dichotomy`: Algorithm 2, then
-  ``depth`` bisection steps in [N_high/2, N_high].  Typo fixes (spec §7.6): N_low <- floor(N_high / 2), not
+  ``depth`` bisection steps in [N_high/2, N_high].  Typo fixes: N_low <- floor(N_high / 2), not
   floor(N_low / 2); the extra argument L of the inner call is dropped.
 
-Thresholds (spec §7.3): success means test R^2 >= 0.95, i.e. normalised loss < L = 0.05 ("L = 0.95" in the
+Thresholds: success means test R^2 >= 0.95, i.e. normalised loss < L = 0.05 ("L = 0.95" in the
 thesis text is the R^2 threshold, not the loss threshold).
 
 Used by book/sample_complexity.md.
@@ -47,7 +47,7 @@ __all__ = [
 @dataclass(frozen=True)
 class Recipe:
     """How Algorithm 1 trains a student.  ``Recipe.thesis()`` is the printed one (L523): full-batch GD on the
-    mean loss, eta = 5e-3, E = 300; it does not train (spec §8.1, shown in the chapter)."""
+    mean loss, eta = 5e-3, E = 300; it does not train (shown in the chapter)."""
 
     optimizer: str = "adam"
     lr: float = 0.02

@@ -1,4 +1,4 @@
-"""Polynomial approximations of ReLU (thesis 000, §3.5, eqs. 3.20-3.22, Fig 3.13; spec B11, B13).
+"""Polynomial approximations of ReLU (thesis 000, §3.5, eqs. 3.20-3.22, Fig 3.13).
 
 Used by the chapter ``polynomial_regression`` (section "Polynomial approximations of ReLU") and by
 :mod:`lib.weight_matching` (the prior approximations a_t of eq. 3.23).
@@ -29,7 +29,7 @@ Coefficient vectors are ``a = (a_0, ..., a_k)`` (lowest degree first), ``P_a(x) 
   - :func:`hermite_relu_coeffs` / :func:`hermite_projection` -- the Gaussian-L2 projection on all of
     R: ``relu(u) = sum_k c_k He_k(u)`` with ``c_k = phi(0) He_{k-2}(0) / k!`` for k >= 2,
     ``c_0 = phi(0)``, ``c_1 = 1/2``; for ``z ~ N(0, r^2)`` the projection of relu(z) onto
-    polynomials of degree <= k is ``r * sum_t c_t He_t(z / r)`` (spec B13).
+    polynomials of degree <= k is ``r * sum_t c_t He_t(z / r)``.
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ def _double_factorial(n: int) -> float:
 def hermite_projection(k: int, r: float | np.ndarray = 1.0) -> np.ndarray:
     """Monomial coefficients (..., k+1) of the L2(N(0, r^2)) projection of relu onto degree <= k.
 
-    relu(z) = r relu(z/r), so the projection is ``r sum_{j<=k} c_j He_j(z/r)`` (spec B13): for k = 3,
+    relu(z) = r relu(z/r), so the projection is ``r sum_{j<=k} c_j He_j(z/r)``: for k = 3,
     (r (c_0 - c_2), 1/2, c_2 / r, 0) = (0.1995 r, 0.5, 0.1995 / r, 0). ``r`` may be an array of
     scales (...,), e.g. the norms ||w_i|| of the hidden units of a network with N(0, I) inputs.
     """

@@ -315,7 +315,7 @@ def zigzag_net(a_list: Sequence, M: float = 1.0) -> ReLUNet:
 
 
 def hard_function_piece_formula(p_list: Sequence[int]) -> tuple[int, int]:
-    """(pieces in [0,M], pieces on R) of H for breakpoint counts p_i (derived rule, spec E2.5).
+    """(pieces in [0,M], pieces on R) of H for breakpoint counts p_i (derived rule, checked by exact counts in tests/).
 
     In [0,M]: ∏(p_i+1). On R: +1 if p_1..p_{k-1} are all even (the right tail merges with the last
     piece), else +2 (an inner odd p sends the tail negative, giving a separate zero piece).
@@ -419,7 +419,7 @@ def max_bound_pieces(k: int, s: int) -> int:
 
 # ---------------------------------------------------------------------------------------- Prop 2.5.2
 def max0_x1_x2_net() -> ReLUNet:
-    """Prop 2.5.2 / spec E2.3: a Sum-of-ReLU-of-ReLU (2 hidden layers) computing max{0,x1,x2}.
+    """Prop 2.5.2: a Sum-of-ReLU-of-ReLU (2 hidden layers) computing max{0,x1,x2}.
 
     Layer 1: [ReLU(x1), ReLU(x2), ReLU(-x2)]; layer 2: [ReLU(L1_0 - L1_1 + L1_2), ReLU(L1_1), ReLU(L1_2)];
     output L2_0 + L2_1 - L2_2 = ReLU(ReLU(x1) - x2) + x2 = max{ReLU(x1), x2} = max{0, x1, x2}.

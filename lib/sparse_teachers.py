@@ -1,6 +1,6 @@
 """Sparse "convolutional" random teachers on +-1 inputs and their polynomial regression (thesis 000, §3.2).
 
-Used by the chapter ``polynomial_regression`` (Figs 3.1-3.2, Table 3.1; spec B3).
+Used by the chapter ``polynomial_regression`` (Figs 3.1-3.2, Table 3.1).
 
 Teacher (eq. 3.1, §3.2.1): ``Y = sum_i b f(w_i . x)`` with ``b = 1/m`` (it does not affect R²), ``f`` = ReLU
 or sigmoid, ``w_i`` N(0, 1) on a contiguous window of ``s = min(d, 9)`` coordinates starting uniformly in

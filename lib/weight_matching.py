@@ -1,6 +1,6 @@
 """Equivalent tensor weights of a one-hidden-layer network and weight matching with polynomial
 regression (thesis 000, §3.1 eqs. 3.2-3.6 and §3.5 eqs. 3.23-3.26, Figs 3.14-3.18, Tables 3.8-3.9;
-spec B1, B12, B13).
+eqs. 3.20-3.28).
 
 Used by the chapter ``polynomial_regression`` (section "Does SGD find the polynomial-regression
 weights?").
@@ -18,12 +18,12 @@ of all d^t ordered tuples (Kronecker powers), where the factor is spread over th
 each monomial. :func:`tensor_sums` computes ``S_alpha = [t!/alpha!] sum_i b_i prod_j W_{j,i}^{alpha_j}``
 for any table of :mod:`lib.polyfeatures`, so the columns line up with :func:`lib.polyfeatures.lift`.
 
-Weight matching (spec B12): fit PR of degree k by least squares (:func:`fit_polynomial_regression`),
+Weight matching: fit PR of degree k by least squares (:func:`fit_polynomial_regression`),
 compare its weights beta^(t) with a_t S^(t) (:func:`similarity`: identity-line R^2 and squared Pearson
-correlation — the thesis does not say which, spec §7.13), and infer a "posterior" a_t as the slope
+correlation — the thesis does not say which), and infer a "posterior" a_t as the slope
 through the origin of beta^(t) on S^(t) (eq. 3.25; :func:`posterior_coefficients`).
 
-Population reference (spec B13; :func:`hermite_pr_weights`): for x ~ N(0, I) and N -> infinity, PR of
+Population reference ( :func:`hermite_pr_weights`): for x ~ N(0, I) and N -> infinity, PR of
 degree k is the L2(N(0, I)) projection onto polynomials of degree <= k; projection is linear and maps a
 ridge function g(w.x) to the ridge function of the 1-D projection of g under N(0, ||w||^2). So the
 population PR weights are (*) with a per-unit polynomial ``hermite_projection(k, ||w_i||)``: degree 2
@@ -218,7 +218,7 @@ def similarity(beta: Tensor, wbar: Tensor) -> tuple[Tensor, Tensor]:
 
     Returns (identity-line R^2 = 1 - sum (beta - wbar)^2 / sum (beta - mean beta)^2, which is what a
     scatter against the red identity line of Figs 3.15-3.18 measures, and the squared Pearson
-    correlation, which ignores the scale). The thesis does not say which it reports (spec §7.13).
+    correlation, which ignores the scale). The thesis does not say which it reports.
     """
     beta = beta.to(torch.float64)
     wbar = wbar.to(torch.float64)
@@ -298,7 +298,7 @@ def match_weights(beta: Tensor, W: Tensor, b: Tensor, tables: polyfeatures.Monom
 
 def hermite_pr_weights(W: Tensor, b: Tensor, tables: polyfeatures.MonomialTables) -> Tensor:
     """Population (N -> infinity) PR weights of the ReLU network f(x) = sum_i b_i relu(w_i . x) for
-    x ~ N(0, I): eq. (*) with unit i's polynomial ``hermite_projection(k, ||w_i||)`` (spec B13).
+    x ~ N(0, I): eq. (*) with unit i's polynomial ``hermite_projection(k, ||w_i||)``.
 
     W: (..., d, m), b: (..., m) -> (..., 1 + p) float64.
     """

@@ -75,7 +75,7 @@ def zonotope_function_net(a_list: Sequence, M: float, B: np.ndarray) -> ReLUNet:
 
 
 def zonotope_piece_formula(V: int, p_list: Sequence[int]) -> int:
-    """Derived exact count (spec E2.7): V·∏(p_i+1), plus 1 for the zero tail {γ ≥ M} when some p_i
+    """Derived exact count: V·∏(p_i+1), plus 1 for the zero tail {γ ≥ M} when some p_i
     (i < k) is odd (then H vanishes beyond the last band and that region is one connected piece)."""
     prod = int(np.prod([p + 1 for p in p_list]))
     return V * prod + (0 if all(p % 2 == 0 for p in p_list[:-1]) else 1)

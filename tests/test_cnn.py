@@ -8,7 +8,7 @@ from lib import cnn
 
 def test_shapes_and_parameter_count():
     m = cnn.LeNetLike()
-    assert cnn.n_parameters(m) == 3_199_106  # spec §2 Table 3.3 (mine), vs PR's 187,410
+    assert cnn.n_parameters(m) == 3_199_106  # Table 3.3's layers counted, vs PR's 187,410
     x = torch.rand(3, 1, 28, 28)
     assert m(x).shape == (3, 10)
     assert cnn.LeNetLike(batch_norm=True)(x).shape == (3, 10)

@@ -147,7 +147,7 @@ def test_lemma_2a6_and_min_size():
         for s in range(k, 11):
             brute = max(lemma_2a6_bound(w) for w in itertools.product(range(1, s + 1), repeat=k) if sum(w) == s)
             assert max_bound_pieces(k, s) == brute
-    for k in range(1, 9):  # converse of Lemma 2.A.7 on the spec's range
+    for k in range(1, 9):  # converse of Lemma 2.A.7 for k = 1..8
         for s in range(k, 26):
             assert max_bound_pieces(k, s) <= (2 * s / k) ** k + 1e-9
     assert min_size_for_pieces(16, 1) == 15
