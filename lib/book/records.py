@@ -252,7 +252,8 @@ def record(slug: str, *, scale: str = "paper", device: str = "auto", seed: int =
         os.environ["DLT_BUILD_DIR"], os.environ["FIG_DIR"] = str(build), str(figs)
         t0 = time.perf_counter()
         run = runner.run_chapter(srcs[slug], scale=scale, seed=seed, device=device, jobs=1,
-                                 timeout=timeout or runner.DEFAULT_TIMEOUT_S * 4, budget=None)
+                                 timeout=timeout or runner.DEFAULT_TIMEOUT_S * 4, budget=None,
+                                 out=Path(work) / f"{slug}.ipynb")
         wall = time.perf_counter() - t0
         if run["claims"] is None:
             raise RuntimeError(f"{slug} at {scale} scale registered no claims: {run['problems']}; nothing recorded")

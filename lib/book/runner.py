@@ -24,6 +24,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -111,8 +112,12 @@ def execute_one(src: Path, params: dict[str, Any], out: Path) -> dict[str, Any]:
     cell_timeout = (int(env_timeout) if env_timeout.isdigit()
                     else None if params.get("scale") == "paper" else CELL_TIMEOUT_S)
     try:
+        long_run = params.get("scale") == "paper"   # paper scale: a progress bar and the cells' output in the log
+        if long_run:
+            import logging
+            logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
         pm.execute_notebook(nb, str(out), parameters=params, cwd=str(src.parent), kernel_name="python3",
-                            progress_bar=False, log_output=False, execution_timeout=cell_timeout,
+                            progress_bar=long_run, log_output=long_run, execution_timeout=cell_timeout,
                             start_timeout=180)  # a loaded machine can take > 60 s to start a kernel
     except pm.PapermillExecutionError as e:  # papermill still writes the failing notebook
         err = {"error": f"{e.ename}: {e.evalue}".strip()[:500], "cell": None}
@@ -163,7 +168,7 @@ def reader_tags(source: str, tags: list[str]) -> list[str]:
 
 def _child_main(argv: list[str]) -> int:
     src, params = Path(argv[0]), json.loads(argv[1])
-    res = execute_one(src, params, src.with_suffix(".ipynb"))
+    res = execute_one(src, params, Path(argv[2]) if len(argv) > 2 else src.with_suffix(".ipynb"))
     import resource  # the kernel is this process's child: its peak resident memory, in MB (Linux: KiB units)
     res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     print("RESULT " + json.dumps(res))
@@ -185,10 +190,11 @@ def claims_summary(slug: str, scale: str) -> dict[str, Any]:
 
 
 def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, timeout: float,
-                budget: float | None) -> dict[str, Any]:
+                budget: float | None, out: Path | None = None) -> dict[str, Any]:
     """Run one chapter in a child process and return (and write) its run record."""
     slug = src.stem
-    for stale in (build_dir() / "claims" / f"{slug}.json", src.with_suffix(".ipynb")):
+    out = out or src.with_suffix(".ipynb")   # the executed notebook (a record executes elsewhere)
+    for stale in (build_dir() / "claims" / f"{slug}.json", out):
         stale.unlink(missing_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -197,18 +203,31 @@ def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, tim
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = "1"
     params = {"scale": scale, "seed": seed, "device": device}
     t0 = time.perf_counter()
-    try:
-        proc = subprocess.run([sys.executable, "-m", "lib.book.runner", "_exec", str(src), json.dumps(params)],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-        wall = time.perf_counter() - t0
-        line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("RESULT ")), None)
-        if line is None:
-            res = {"error": f"runner crashed (exit {proc.returncode}): {proc.stderr.strip()[-400:]}", "cell": None}
-        else:
-            res = json.loads(line[len("RESULT "):])
-    except subprocess.TimeoutExpired:
-        wall = time.perf_counter() - t0
-        res = {"error": f"timed out after {timeout:.0f} s", "cell": None}
+    # The child runs in its own session, so that a timeout stops the kernel too (the kernel is a grandchild).
+    # Its stderr (papermill's cell progress and, at paper scale, every cell's output) goes to a log: tail -f it.
+    log = build_dir() / "logs" / f"{slug}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    timed_out = False
+    with open(log, "w", encoding="utf-8") as log_fh:
+        proc = subprocess.Popen([sys.executable, "-m", "lib.book.runner", "_exec", str(src), json.dumps(params),
+                                 str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log_fh, text=True,
+                                start_new_session=True)
+        try:
+            stdout, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            stdout, _ = proc.communicate()
+    wall = time.perf_counter() - t0
+    line = next((ln for ln in reversed(stdout.splitlines()) if ln.startswith("RESULT ")), None)
+    if timed_out:
+        res = {"error": f"timed out after {timeout:.0f} s (log: {log})", "cell": None}
+    elif line is None:
+        tail = log.read_text(encoding="utf-8", errors="replace").strip()[-400:]
+        res = {"error": f"runner crashed (exit {proc.returncode}): {tail}", "cell": None}
+    else:
+        res = json.loads(line[len("RESULT "):])
     cs = claims_summary(slug, scale)
     problems = []
     if res["error"]:
