@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 from lib.book.files import atomic_write_bytes, atomic_write_text, figures_dir  # noqa: E402
 
 FIG_DIR = figures_dir()
+#: Where the book's pages find each figure's saved JSON and provenance (relative to a page under book/).
+HTML_FIGURES = "../_figures"
 
 #: Colours of the house style (colour-blind safe, Okabe–Ito order).
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -123,7 +125,9 @@ def publish(fig: go.Figure, name: str, chapter: Chapter, caption: str) -> None:
     except ImportError:  # plain Python: nothing to display
         return
     display(fig)
-    display(Markdown(f"**Figure `{name}`.** {caption}  \n<small>{chapter.stamp()}</small>"))
+    data = f"{HTML_FIGURES}/{chapter.slug}/{name}"   # copied next to the HTML by the runner
+    links = (f'<a href="{data}.json">data (plotly JSON)</a> · <a href="{data}.provenance.json">provenance</a>')
+    display(Markdown(f"**Figure `{name}`.** {caption}  \n<small>{chapter.stamp()} · {links}</small>"))
     recorded = paper_figure_html(chapter, name)
     if recorded:
         from IPython.display import HTML

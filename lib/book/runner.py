@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from lib.book.files import ROOT, atomic_write_json, atomic_write_text, build_dir  # noqa: E402
+from lib.book.files import ROOT, atomic_write_bytes, atomic_write_json, atomic_write_text, build_dir  # noqa: E402
 
 BOOK = ROOT / "book"
 QUICK_BUDGET_S = 90.0
@@ -352,8 +352,22 @@ def build_html() -> int:
         print(proc.stdout[-6000:])
         print(proc.stderr[-4000:], file=sys.stderr)
     else:
-        print(f"HTML: {build_dir() / 'html' / 'index.html'}")
+        n = publish_figure_data(build_dir() / "html" / "_figures")
+        print(f"HTML: {build_dir() / 'html' / 'index.html'} ({n} figure data files linked from the captions)")
     return proc.returncode
+
+
+def publish_figure_data(dest: Path) -> int:
+    """Copy every saved figure's JSON and provenance sidecar next to the HTML (the captions link to them)."""
+    from lib.book.files import figures_dir
+
+    n = 0
+    for f in sorted(figures_dir().glob("*/*.json")):
+        target = dest / f.parent.name / f.name
+        if not target.exists() or target.stat().st_mtime < f.stat().st_mtime:
+            atomic_write_bytes(target, f.read_bytes())
+        n += 1
+    return n
 
 
 # --------------------------------------------------------------------------- CLI
