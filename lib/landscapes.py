@@ -78,3 +78,18 @@ def second_differences(Z: Tensor) -> Tensor:
         Z[2:, 2:] - 2 * c + Z[:-2, :-2],
         Z[2:, :-2] - 2 * c + Z[:-2, 2:],
     ])
+
+
+def sign_flip_rate(sd: Tensor, tol: float = 1e-12) -> float:
+    """How often the curvature changes sign between neighbouring grid points: the fraction of adjacent pairs
+    (along either grid axis) of second differences ``sd: (k, G', G')`` — as returned by
+    :func:`second_differences` — whose signs are strictly opposite (both larger than ``tol`` in magnitude).
+
+    A smooth surface keeps its curvature sign locally (rate near 0, creases add a few flips); independent noise
+    flips it at every other pair (rate 1/2). It is the "roughness" statistic of the intro's Figs 1.2-1.3.
+    """
+    s = torch.sign(torch.where(sd.abs() > tol, sd, torch.zeros_like(sd)))
+    pairs = [(s[..., 1:, :], s[..., :-1, :]), (s[..., :, 1:], s[..., :, :-1])]
+    flips = sum(((a * b) < 0).sum().item() for a, b in pairs)
+    total = sum(a.numel() for a, _ in pairs)
+    return flips / total

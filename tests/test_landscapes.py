@@ -50,3 +50,17 @@ def test_bad_inputs():
         landscapes.input_slice(torch.zeros(4, 2), torch.zeros(3), torch.zeros(5))
     with pytest.raises(ValueError, match="G >= 3"):
         landscapes.second_differences(torch.zeros(2, 5))
+
+
+def test_sign_flip_rate_smooth_vs_noise():
+    g = torch.linspace(-1, 1, 41, dtype=torch.float64)
+    bowl = g[:, None] ** 2 + g[None, :] ** 2
+    assert landscapes.sign_flip_rate(landscapes.second_differences(bowl)) == 0.0     # constant curvature
+    saddle = g[:, None] ** 2 - g[None, :] ** 2                                        # both signs, no flips
+    assert landscapes.sign_flip_rate(landscapes.second_differences(saddle)) == 0.0
+    noise = torch.randn(41, 41, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    r = landscapes.sign_flip_rate(landscapes.second_differences(noise))
+    assert 0.3 < r < 0.8                                   # noise flips curvature at a large fraction of steps
+    checker = torch.tensor([[(-1.0) ** (i + j) for j in range(3)] for i in range(3)])
+    sd = checker[None]                                     # every neighbouring pair has opposite signs
+    assert landscapes.sign_flip_rate(sd) == 1.0
