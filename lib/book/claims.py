@@ -195,6 +195,8 @@ class Claim:
         """Inline verdict box, shown right after the experiment that decided it."""
         extra = f" · {html.escape(seed_robustness(self.seeds_passed, self.seeds_total))}" if self.seeds_total else ""
         why = f"<br><small>{html.escape(self.unavailable)}</small>" if self.unavailable else ""
+        if self.note:
+            why += f"<br><small><i>{html.escape(self.note)}</i></small>"
         return (f'<div class="claim-box">{verdict_badge(self.verdict)} {kind_badge(self.kind)} '
                 f"<b>{html.escape(self.id)}</b>: "
                 f"{html.escape(self.statement)}<br><small>paper: {html.escape(self.paper)} · measured: "
