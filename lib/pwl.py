@@ -253,6 +253,23 @@ class PWL:
         return (self - other).integral_abs(a, b)
 
 
+def random_pwl(m: int, rng: np.random.Generator, flat: str | None = None, *, span: float = 5.0) -> PWL:
+    """A random continuous PWL function R → R with exactly ``m`` pieces (generic values), for tests of the
+    constructions of Thm 2.2.2 (Mukherjee 2020, L500–L520): ``m − 1`` breakpoints in (−span, span) with gaps of at
+    least ``0.3 · 2 span / m``, N(0, 1) values at them and N(0, 1) end slopes; ``flat="L"``/``"R"`` makes the left or
+    right end slope 0 (the case where the network needs one unit fewer)."""
+    if m < 2:
+        raise ValueError(f"m={m}: accepted values are integers >= 2 (pieces)")
+    if flat not in (None, "L", "R"):
+        raise ValueError(f"flat={flat!r}: accepted values are None, 'L', 'R'")
+    gaps = rng.uniform(0.3, 1.0, m)
+    a = -span + 2 * span * np.cumsum(gaps)[:-1] / gaps.sum()
+    sl, sr = rng.normal(), rng.normal()
+    sl = 0.0 if flat == "L" else sl
+    sr = 0.0 if flat == "R" else sr
+    return PWL.from_points(a, rng.normal(size=m - 1), sl, sr)
+
+
 def affine(slope: float, intercept: float) -> PWL:
     """The affine function x -> slope·x + intercept as a PWL (one stored breakpoint at 0)."""
     return PWL(np.zeros(1), np.array([float(intercept)]), float(slope), float(slope))

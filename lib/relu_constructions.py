@@ -374,6 +374,36 @@ def check_hard_member(a_list: Sequence, M: float, *, max_net_pieces: int = 2000,
     return HardMemberCheck(H.pieces_in(0, M), H.num_pieces(), formula, full, err, tol, shape_ok)
 
 
+def thm231_size_bound(k_shallow: int, w: int, k: int) -> float:
+    """Thm 2.3.1 (Mukherjee 2020, L490–L500): a (k_shallow + 1)-layer net computing the (k+1)-layer, width-w hard
+    function needs size at least ``½ k_shallow w^{k / k_shallow} − 1``."""
+    if min(k_shallow, w, k) < 1:
+        raise ValueError(f"k_shallow={k_shallow}, w={w}, k={k}: accepted values are integers >= 1")
+    return 0.5 * k_shallow * w ** (k / k_shallow) - 1
+
+
+def triangle_l1_affine(y1, y2, q: int):
+    """Closed form of ∫|T − g| over one zig-zag triangle T (height 1, base [0, 2/q]) against the line g through
+    (0, y1) and (2/q, y2), for y1, y2 ∈ [0, 1] (proof of Thm 2.3.6, L565–L575). Broadcasts over y1, y2; its
+    minimum 1/(2q) is at y1 = y2 = ½."""
+    y1, y2 = np.asarray(y1, float), np.asarray(y2, float)
+    return (1 / q) * (-3 + y1 + 2 * y1**2 / (2 + y1 - y2) + y2 + 2 * (-2 + y1) ** 2 / (2 - y1 + y2))
+
+
+def zigzag_approximant(r: int, q: int) -> PWL:
+    """The constructive approximant of the zig-zag s_q with p = 2r + 2 pieces on [0, 1]: copy the first r
+    triangles exactly, climb to ½ and stay there (Thm 2.3.6 discussion). Its L1 error is ¼ − (4r + 1)/(8q)."""
+    if not 0 <= 2 * r + 2 <= q // 2 + 2:
+        raise ValueError(f"r={r}: accepted values are 0 <= r with 2r + 2 <= q/2 + 2 (q={q})")
+    pts, vals = [0.0], [0.0]
+    for i in range(r):
+        pts += [(2 * i + 1) / q, (2 * i + 2) / q]
+        vals += [1.0, 0.0]
+    pts.append((2 * r + 0.5) / q)
+    vals.append(0.5)
+    return PWL.from_points(pts, vals, 0.0, 0.0)
+
+
 def lemma_2a6_bound(widths: Sequence[int]) -> int:
     """Lemma 2.A.6 (L1047): pieces ≤ 2^{k-1}(w_1+1)w_2…w_k."""
     w = [int(x) for x in widths]

@@ -192,3 +192,33 @@ def test_check_hard_member_counts_and_error_budget():
     net.weights[1][0, 0] += 1e-3
     xs = np.linspace(-0.5, 2.5, 20001)
     assert np.abs(net(xs) - H(xs)).max() > c.net_tolerance
+
+
+def test_random_pwl_has_m_pieces_and_flat_ends():
+    from lib.pwl import random_pwl
+
+    rng = np.random.default_rng(3)
+    for m in (2, 5, 17):
+        assert random_pwl(m, rng).num_pieces() == m
+        f = random_pwl(m, rng, "L")
+        assert f.sl == 0.0 and f.num_pieces() == m
+    with pytest.raises(ValueError, match="accepted values"):
+        random_pwl(1, rng)
+
+
+def test_thm231_bound_and_triangle_closed_form_and_approximant_error():
+    from lib import relu_constructions as rcm
+    from lib.pwl import PWL
+
+    assert rcm.thm231_size_bound(3, 3, 9) == pytest.approx(0.5 * 3 * 27 - 1)       # Cor 2.3.4, k = 3: 39.5
+    q = 16
+    tri = PWL.from_points([0, 1 / q, 2 / q], [0, 1, 0], 0, 0)
+    for y1, y2 in [(0.5, 0.5), (0.0, 1.0), (0.2, 0.9), (1.0, 0.0)]:
+        line = PWL.from_points([0, 2 / q], [y1, y2], (y2 - y1) * q / 2, (y2 - y1) * q / 2)
+        assert tri.l1_distance(line, 0, 2 / q) == pytest.approx(float(rcm.triangle_l1_affine(y1, y2, q)), abs=1e-12)
+    assert float(rcm.triangle_l1_affine(0.5, 0.5, q)) == pytest.approx(1 / (2 * q))
+    sq = rcm.zigzag_compose_pwl([[0.5]] * 4, 1.0)                                       # s_q with q = 2^4
+    for r in (0, 1, 3):
+        a = rcm.zigzag_approximant(r, q)
+        assert a.pieces_in(0, 1) == 2 * r + 2
+        assert sq.l1_distance(a, 0, 1) == pytest.approx(0.25 - (4 * r + 1) / (8 * q), abs=1e-12)
