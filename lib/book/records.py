@@ -250,6 +250,8 @@ def record(slug: str, *, scale: str = "paper", device: str = "auto", seed: int =
     with tempfile.TemporaryDirectory(prefix=f"dlt-record-{slug}-") as work:
         build, figs = Path(work) / "_build", Path(work) / "figures"
         os.environ["DLT_BUILD_DIR"], os.environ["FIG_DIR"] = str(build), str(figs)
+        print(f"{slug} at {scale} scale: progress and cell output in {build / 'logs' / f'{slug}.log'} (tail -f it)",
+              flush=True)
         t0 = time.perf_counter()
         run = runner.run_chapter(srcs[slug], scale=scale, seed=seed, device=device, jobs=1,
                                  timeout=timeout or runner.DEFAULT_TIMEOUT_S * 4, budget=None,
