@@ -70,8 +70,15 @@ def chapter_code(src: Path) -> str:
     return "\n".join(c.source for c in nb.cells if c.cell_type == "code" and not c.source.lstrip().startswith("%"))
 
 
+def _is_machinery(rel: str) -> bool:
+    """The book's machinery (``lib/book/``, ``lib/__init__.py``) formats, runs and judges but computes no
+    result, so its changes do not make a record stale (a changed check lives in the chapter source)."""
+    return rel.startswith("lib/book/") or rel == "lib/__init__.py"
+
+
 def lib_dependencies(src: Path) -> list[Path]:
-    """The ``lib/`` module files that chapter ``src`` imports, directly or through other ``lib/`` modules."""
+    """The ``lib/`` science modules that chapter ``src`` imports, directly or through other ``lib/`` modules (the
+    machinery under ``lib/book/`` is followed but not listed)."""
     todo = [m for m in _imports(ast.parse(chapter_code(src))) if _module_file(m)]
     seen: dict[Path, None] = {}
     while todo:
@@ -80,7 +87,7 @@ def lib_dependencies(src: Path) -> list[Path]:
             continue
         seen[f] = None
         todo.extend(_imports(ast.parse(f.read_text(encoding="utf-8"))))
-    return sorted(seen)
+    return sorted(f for f in seen if not _is_machinery(str(f.relative_to(ROOT))))
 
 
 def _sha(path: Path) -> str:
@@ -157,7 +164,7 @@ def staleness(meta: RecordMeta, root: Path = ROOT) -> list[str]:
     if not src.exists():
         return [f"book/{meta.chapter}.md (missing)"]
     now = fingerprint(src, root)
-    then = meta.fingerprint or {}
+    then = {k: v for k, v in (meta.fingerprint or {}).items() if not _is_machinery(k)}
     return sorted(k for k in set(now) | set(then) if now.get(k) != then.get(k))
 
 
