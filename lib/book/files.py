@@ -22,6 +22,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 #: The repository root (``lib/book/files.py`` → two levels up).
 ROOT: Path = Path(__file__).resolve().parents[2]
 
@@ -47,6 +50,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)   # mkstemp makes 0600; give the file the mode open() would
+
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

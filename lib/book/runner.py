@@ -194,7 +194,7 @@ def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, tim
     """Run one chapter in a child process and return (and write) its run record."""
     slug = src.stem
     out = out or src.with_suffix(".ipynb")   # the executed notebook (a record executes elsewhere)
-    for stale in (build_dir() / "claims" / f"{slug}.json", out):
+    for stale in (build_dir() / "claims" / f"{slug}.json", build_dir() / "data" / f"{slug}.json", out):
         stale.unlink(missing_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
