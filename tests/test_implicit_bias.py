@@ -1,0 +1,151 @@
+"""lib.implicit_bias, lib.poly_activations, lib.stacked_mlp against exact oracles."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lib import implicit_bias as ib
+from lib import poly_activations as pa
+from lib import stacked_mlp as sm
+
+
+def test_closed_form_gd_matches_explicit_loop_and_perturbation_keeps_row_part():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 6, 10))
+    y = rng.standard_normal((3, 6))
+    r = ib.gd_linear(X, y, 0.05, 300, log_t=[0, 100, 300])
+    for k in range(3):
+        np.testing.assert_allclose(r.w_final[k], ib.gd_linear_loop(X[k], y[k], 0.05, 300), atol=1e-12)
+    assert np.all(r.null_norm < 1e-12)  # Lemma 3
+    rp = ib.gd_linear(X, y, 0.2, 20000, perturb_every=5000, sigma=0.5, rng=rng, log_t=[4999, 9999, 14999, 19999])
+    assert np.all(rp.row_err < 1e-8) and np.all(np.diff(rp.null_norm, axis=1) != 0)
+    with pytest.raises(ValueError, match="eta"):
+        ib.gd_linear(X, y, 100.0, 10)
+
+
+def test_min_norm_and_filters():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((5, 12))
+    y = rng.standard_normal(5)
+    w = ib.min_norm(X, y)
+    np.testing.assert_allclose(w, X.T @ np.linalg.solve(X @ X.T, y), atol=1e-12)
+    np.testing.assert_allclose(ib.null_component(w, X), 0, atol=1e-12)
+    lam = 0.3
+    np.testing.assert_allclose(ib.ridge_path(X, y, [lam])[0],
+                               np.linalg.solve(X.T @ X / 5 + lam * np.eye(12), X.T @ y / 5), atol=1e-10)
+    assert ib.gd_filter(np.array([0.0]), 0.1, 10)[0] == 0
+    np.testing.assert_allclose(ib.ridge_filter(np.array([1.0]), 1.0), 0.5)
+
+
+def test_svm_and_logistic_direction():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((30, 3))
+    u = np.array([1.0, 0.0, 0.0])
+    y = np.where(X @ u >= 0, 1.0, -1.0)
+    X = X + 0.5 * y[:, None] * u
+    w, a = ib.svm_hard_margin(X, y)
+    assert abs((y * (X @ w)).min() - 1) < 1e-6 and np.all(a >= 0)
+    np.testing.assert_allclose(w, (a * y) @ X, atol=1e-9)
+    # brute-force: no random direction has a larger normalised margin (unnormalised x here)
+    D = rng.standard_normal((20000, 3))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    assert (y[None] * (D @ X.T)).min(1).max() <= 1 / np.linalg.norm(w) + 1e-9
+    lg = ib.logistic_gd(X, y, 1.0, 3000, rng.standard_normal((2, 3)), [10, 3000])
+    Wn = lg["W"][:, -1] / np.linalg.norm(lg["W"][:, -1], axis=1, keepdims=True)
+    assert np.all(Wn @ (w / np.linalg.norm(w)) > 0.99) and np.all(np.diff(lg["loss"], axis=1) < 0)
+
+
+def test_margin_is_robustness_radius():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((20, 4))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    w = rng.standard_normal(4)
+    y = np.sign(X @ w)
+    rho = ib.normalised_margin(w, X, y)
+    f = ib.flat_fraction(w, X, y, np.array([0.99 * rho, 3.0]), 2000, rng)
+    assert f[0] == 1.0 and f[1] < 1.0
+
+
+def test_deep_linear_hessian_blocks_match_autograd():
+    from lib import hessian as hs
+    rng = np.random.default_rng(4)
+    d, N, dp, n = 3, 4, 2, 5
+    X, W1 = rng.standard_normal((d, n)), rng.standard_normal((N, d))
+    W2, Y = rng.standard_normal((dp, N)), rng.standard_normal((dp, n))
+    Xt, Yt = torch.tensor(X), torch.tensor(Y)
+    loss = lambda t: 0.5 * ((t[N * d:].reshape(dp, N) @ t[:N * d].reshape(N, d) @ Xt - Yt) ** 2).sum()  # noqa: E731
+    H = hs.exact_hessian(loss, torch.tensor(np.r_[W1.ravel(), W2.ravel()])).numpy()
+    H11, H22 = ib.deep_linear_hessian_blocks(W1, W2, X)
+    np.testing.assert_allclose(H[:N * d, :N * d], H11, atol=1e-10)
+    np.testing.assert_allclose(H[N * d:, N * d:], H22, atol=1e-10)
+
+
+def test_deep_linear_gd_matches_autograd_step():
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((1, 4, 6)), rng.standard_normal((1, 1, 6))
+    W1, W2 = rng.standard_normal((1, 3, 4)), rng.standard_normal((1, 1, 3))
+    out = ib.deep_linear_gd(X, Y, W1, W2, 0.01, 1, [1])
+    t1, t2 = torch.tensor(W1[0], requires_grad=True), torch.tensor(W2[0], requires_grad=True)
+    L = ((t2 @ t1 @ torch.tensor(X[0]) - torch.tensor(Y[0])) ** 2).sum() / (2 * 6)
+    g1, g2 = torch.autograd.grad(L, [t1, t2])
+    np.testing.assert_allclose(out["W1"][0], W1[0] - 0.01 * g1.numpy(), atol=1e-12)
+    np.testing.assert_allclose(out["W2"][0], W2[0] - 0.01 * g2.numpy(), atol=1e-12)
+
+
+def test_homogeneous_rank_and_poly_features():
+    rng = np.random.default_rng(6)
+    assert ib.homogeneous_power_rank(3, 4, 40, 40, rng) == math.comb(6, 4)
+    x = np.linspace(-1, 1, 7)
+    np.testing.assert_allclose(ib.poly_features(x, 3, "mono")[:, 3], x ** 3)
+    np.testing.assert_allclose(ib.poly_features(x, 2, "legendre")[:, 2], 1.5 * x ** 2 - 0.5)
+    with pytest.raises(ValueError, match="basis"):
+        ib.poly_features(x, 2, "hermite")
+    assert np.all(np.abs(ib.chebyshev_nodes(5)) < 1)
+
+
+def test_poly_activation_fits_relu():
+    c = pa.fit_relu_poly(10, 4.0)
+    assert pa.max_error(c, 4.0) < 0.15
+    z = torch.linspace(-4, 4, 101, dtype=torch.float64)
+    np.testing.assert_allclose(pa.horner(z, c).numpy(), np.polynomial.Polynomial(c)(z.numpy()), atol=1e-10)
+    cc = pa.fit_relu_poly(10, 4.0, method="cheb")
+    assert pa.max_error(cc, 4.0) < 0.3
+    with pytest.raises(ValueError, match="method"):
+        pa.fit_relu_poly(10, 4.0, method="x")
+
+
+def test_stacked_mlp_equals_separate_models_and_masks_are_inert():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(40, 5, generator=g)
+    Y = torch.randint(0, 3, (2, 40), generator=g)
+    net = sm.init_stacked(2, 5, [6], 3, generator=g, widths=torch.tensor([[6], [2]]))
+    W0 = [w.detach().clone() for w in net.Ws]
+    mask = torch.ones(2, 40)
+    mask[1, 20:] = 0
+    sm.train_stacked(net, X, Y, steps=5, lr=0.1, momentum=0.9, sample_mask=mask, log_every=5)
+    # model 1: masked units untouched; reference torch.optim run on its 2 units and 20 samples
+    assert torch.equal(net.Ws[0][1, :, 2:], W0[0][1, :, 2:])
+    A = W0[0][1, :, :2].clone().requires_grad_(True)
+    a = torch.zeros(2, requires_grad=True)
+    B = W0[1][1, :2, :].clone().requires_grad_(True)
+    b = torch.zeros(3, requires_grad=True)
+    opt = torch.optim.SGD([A, B, a, b], lr=0.1, momentum=0.9)
+    for _ in range(5):
+        opt.zero_grad()
+        out = torch.relu(X[:20] @ A + a) @ B + b
+        torch.nn.functional.cross_entropy(out, Y[1, :20]).backward()
+        opt.step()
+    torch.testing.assert_close(net.Ws[0][1, :, :2].detach(), A.detach(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(net.Ws[1][1, :2].detach(), B.detach(), atol=1e-5, rtol=1e-5)
+    assert sm.n_params(net).tolist() == [5 * 6 + 6 + 6 * 3 + 3, 5 * 2 + 2 + 2 * 3 + 3]
+
+
+def test_perturb_scales_with_layer_std():
+    g = torch.Generator().manual_seed(1)
+    net = sm.init_stacked(2, 50, [40], 10, generator=g)
+    before = [w.detach().clone() for w in net.Ws]
+    sm.perturb_(net, 0.25, g, which=torch.tensor([True, False]))
+    d0 = (net.Ws[0] - before[0])[0].std() / before[0][0].std()
+    assert abs(float(d0) - 0.25) < 0.02
+    assert torch.equal(net.Ws[0][1], before[0][1])
