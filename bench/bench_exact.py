@@ -33,7 +33,7 @@ from scipy.optimize import minimize
 from lib import erm
 from lib import relu_constructions as rc
 
-from _common import timed, write_json
+from _common import emit_schema, environment, timed
 
 OUT = Path(__file__).resolve().parent / "results" / "exact.json"
 
@@ -112,6 +112,7 @@ def main() -> None:
     ap.add_argument("--k-cmp", type=int, default=16)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    env = environment("cpu")
     res: dict = {"device": "cpu", "torch": torch.__version__, "numpy": np.__version__, "cpu_count": os.cpu_count(),
                  "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "platform": platform.platform()}
 
@@ -160,7 +161,7 @@ def main() -> None:
           f"dense sampling ({n_samp:,} samples) {t_smp:.2f} s ({n_smp} 'pieces', true {2 ** kc}) -> "
           f"x{t_smp / t_lib_c:.0f}")
 
-    write_json(OUT, res)
+    emit_schema(OUT, "exact", res, env)
     print("wrote", OUT)
 
 

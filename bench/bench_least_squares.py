@@ -15,6 +15,17 @@ Compared on the same Fashion-MNIST bag (B rows of the 18,741-column lifting of e
 Also the lifting alone (``polyfeatures.lift_conv2`` vs ``PolynomialFeatures.fit_transform``) and, with
 ``--all-bags``, the full 60 bags of 2,000 in the unique basis (the thesis: "around 30 minutes").
 
+``--exact`` (alone with ``--only-exact``): exact least squares (eq. 3.9) on a slice of ``--exact-rows`` training rows
+of ``--exact-side`` x ``--exact-side`` images (average-pooled below 28), each method in its own forked process with its
+peak resident memory sampled every 10 ms:
+
+* ``new``   -- ``streamed_gram`` (unique basis, one float64 ``syrk`` per chunk) + ``solve_min_norm`` (Cholesky when
+  safely positive definite, else ``eigh``);
+* ``today`` -- ``streamed_normal_equations`` (unique basis, ``addmm``) + ``solve_normal_equations(..., "eigh")``;
+* ``numpy_lstsq`` -- ``numpy.linalg.lstsq`` (SVD, min-norm) on the lifted slice held in memory (unique basis).
+
+The 1-minute load before and after is recorded: on a loaded machine the ratios are noisy.
+
 Writes bench/results/least_squares.json atomically. Usage::
 
     OMP_NUM_THREADS=1 python bench/bench_least_squares.py [--bag-size 2000] [--all-bags] [--device cpu]
@@ -35,7 +46,7 @@ from lib import least_squares as ls
 from lib import polyfeatures as pf
 from lib.book import datasets
 
-from _common import timed, write_json
+from _common import emit_schema, environment, timed
 
 OUT = Path(__file__).resolve().parent / "results" / "least_squares.json"
 
@@ -46,8 +57,20 @@ def main() -> None:
     ap.add_argument("--all-bags", action="store_true", help="also time all 60 bags of 2,000 (minutes on CPU)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--skip-sklearn", action="store_true")
+    ap.add_argument("--exact", action="store_true", help="also benchmark the exact solve (see the docstring)")
+    ap.add_argument("--only-exact", action="store_true", help="only the exact solve; merged into the existing JSON")
+    ap.add_argument("--exact-rows", type=int, default=10_000)
+    ap.add_argument("--exact-side", type=int, default=28)
     args = ap.parse_args()
+    if args.only_exact:
+        from _common import write_json
+        res = json.loads(OUT.read_text()) if OUT.exists() else {}
+        res["exact"] = bench_exact(args.exact_rows, args.exact_side)
+        write_json(OUT, res)
+        print(json.dumps(res["exact"], indent=1, sort_keys=True))
+        return
     dev = torch.device(args.device)
+    env = environment(args.device)
     from sklearn.linear_model import LinearRegression
     from sklearn.preprocessing import PolynomialFeatures
 
@@ -113,8 +136,103 @@ def main() -> None:
         res["accuracy"]["all_60_bags_full_test"] = float(
             ls.accuracy_streamed(Xte_all, yte_all, fit.beta, lift_u))
 
-    write_json(OUT, res)
+    if args.exact:
+        res["exact"] = bench_exact(args.exact_rows, args.exact_side)
+    emit_schema(OUT, "least_squares", res, env)
     print(json.dumps(res, indent=1, sort_keys=True))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:")) / 1024
+
+
+def _in_child(fn, q) -> None:
+    """Run ``fn`` in a forked child: (seconds, result, peak RSS above the start in MB) back through ``q``."""
+    import threading
+    start, peak, stop = _rss_mb(), [0.0], threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.01)
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    t0 = time.perf_counter()
+    out = fn()
+    dt = time.perf_counter() - t0
+    stop.set()
+    th.join()
+    q.put((dt, out, max(peak[0], _rss_mb()) - start))
+
+
+def _measure(fn):
+    """(seconds, result, peak extra RSS in MB) of ``fn`` run in a forked process."""
+    import multiprocessing as mp
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    pr = ctx.Process(target=_in_child, args=(fn, q))
+    pr.start()
+    out = q.get()
+    pr.join()
+    return out
+
+
+def bench_exact(n_rows: int, side: int) -> dict:
+    """Exact LS on ``n_rows`` Fashion-MNIST rows at ``side`` x ``side``: new path vs today's vs numpy.linalg.lstsq."""
+    import numpy as np
+    fm = datasets.fashion_mnist()
+    rows = torch.randperm(60_000, generator=torch.Generator().manual_seed(0))[:n_rows]
+    X = torch.from_numpy(fm.X_train)[rows]
+    Y = ls.one_hot(torch.from_numpy(fm.y_train)[rows])
+    Xte, yte = torch.from_numpy(fm.X_test[:2000]), torch.from_numpy(fm.y_test[:2000])
+    pool = (lambda x: x) if side == 28 else (
+        lambda x: torch.nn.functional.avg_pool2d(x[:, None].float() / 255, 28 // side)[:, 0])
+    Pu = pf.conv_pair_table(side, side, unique=True)
+    sc = pf.unique_pair_scale(Pu)
+    lift = lambda x: pf.lift_conv2(pool(x), Pu, pair_scale=sc)  # noqa: E731
+    env = {"load_before": os.getloadavg()[0]}
+
+    def new():
+        ne = ls.streamed_gram(ls.iter_chunks(X, Y, 2000), lift)
+        sol = ls.solve_min_norm(ne)
+        return dict(beta=sol.beta, gram_s=ne.seconds, solve_s=sol.seconds, solver=sol.solver, rank=sol.rank)
+
+    def today():
+        ne = ls.streamed_normal_equations(ls.iter_chunks(X, Y, 2000), lift)
+        sol = ls.solve_normal_equations(ne, "eigh")
+        return dict(beta=sol.beta, gram_s=ne.seconds, solve_s=sol.seconds, solver="eigh", rank=sol.rank)
+
+    def lstsq():
+        F = lift(X).double().numpy()
+        b = np.linalg.lstsq(F, Y.double().numpy(), rcond=None)[0]
+        return dict(beta=torch.from_numpy(b), solver="numpy.linalg.lstsq (gelsd)")
+
+    out: dict = dict(rows=n_rows, side=side, p_unique=int(1 + side * side + Pu.shape[0]), seconds={}, peak_rss_mb={},
+                     solver={}, test_accuracy={}, threads=torch.get_num_threads())
+    betas = {}
+    for name, fn in (("new", new), ("today", today), ("numpy_lstsq", lstsq)):
+        dt, r, mb = _measure(fn)
+        out["seconds"][name], out["peak_rss_mb"][name], out["solver"][name] = dt, mb, r["solver"]
+        for k in ("gram_s", "solve_s", "rank"):
+            if k in r:
+                out.setdefault(k, {})[name] = r[k]
+        betas[name] = r["beta"]
+        out["test_accuracy"][name] = float(ls.accuracy_streamed(Xte, yte, r["beta"], lift))
+    Ftr = lift(X[:2000]).double()
+    out["max_abs_train_prediction_diff_new_vs_today"] = float((Ftr @ betas["new"] - Ftr @ betas["today"]).abs().max())
+    out["max_abs_train_prediction_diff_new_vs_lstsq"] = float(
+        (Ftr @ betas["new"] - Ftr @ betas["numpy_lstsq"]).abs().max())
+    out["ratios"] = {"today / new": out["seconds"]["today"] / out["seconds"]["new"],
+                     "numpy_lstsq / new": out["seconds"]["numpy_lstsq"] / out["seconds"]["new"],
+                     "peak memory today / new": out["peak_rss_mb"]["today"] / max(out["peak_rss_mb"]["new"], 1e-9),
+                     "peak memory numpy_lstsq / new": (out["peak_rss_mb"]["numpy_lstsq"]
+                                                       / max(out["peak_rss_mb"]["new"], 1e-9))}
+    env["load_after"] = os.getloadavg()[0]
+    env["cpu_count"] = os.cpu_count()
+    env["noisy"] = max(env["load_before"], env["load_after"]) / (os.cpu_count() or 1) > 0.5
+    out["environment"] = env
+    return out
 
 
 if __name__ == "__main__":

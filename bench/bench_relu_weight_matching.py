@@ -39,7 +39,7 @@ from lib import polyfeatures as pf  # noqa: E402
 from lib import relu_approx as ra  # noqa: E402
 from lib import weight_matching as wm  # noqa: E402
 
-from _common import timed, write_json  # noqa: E402
+from _common import emit_schema, environment, timed  # noqa: E402
 
 CONFIGS = {
     "quick": dict(slice_points=200_000, d=20, m=100, k=3, N=5_000, R=2),
@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     c = CONFIGS[args.config]
+    env = environment("cpu")
     results = {"grid_search": bench_grid(c), "tensor_sums": bench_tensor_sums(c), "pr_fit": bench_pr(c)}
     doc = {"benchmark": "relu_weight_matching", "config": args.config, "params": c, "device": "cpu",
            "torch": torch.__version__, "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r.get('baseline_s', r.get('baseline_s_extrapolated')):.3f} s  ratio {r['ratio']:.1f}x"
               + ("  (baseline extrapolated)" if r.get("extrapolated") else ""))
     out = ROOT / "bench" / "results" / "relu_weight_matching.json"
-    write_json(out, doc)
+    emit_schema(out, "relu_weight_matching", doc, env)
     return 0
 
 

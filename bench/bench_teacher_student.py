@@ -34,7 +34,7 @@ import torch  # noqa: E402
 
 from lib import teacher_student as ts  # noqa: E402
 
-from _common import write_json  # noqa: E402
+from _common import emit_schema, environment  # noqa: E402
 
 CONFIGS = {
     # the chapter's typical training call at quick scale: d = m = 5 is the thesis's main setting
@@ -157,6 +157,7 @@ def main() -> None:
         child(a.child, a.config, a.device, a.threads)
         return
     torch.set_num_threads(a.threads)
+    env = environment(a.device)
     c = CONFIGS[a.config]
     prob = make_problem(c, a.device)
     B = prob[0].shape[0]
@@ -195,8 +196,9 @@ def main() -> None:
         res["cuda_peak_mb_batched"] = round(mem["batched"]["cuda_peak_bytes"] / 2**20, 1)
     out = Path(a.out)
     doc = json.loads(out.read_text()) if out.exists() else {}
-    doc[f"{a.config}_{a.device}_{torch.get_num_threads()}threads"] = res
-    write_json(out, doc)
+    key = f"{a.config}_{a.device}_{torch.get_num_threads()}threads"
+    doc[key] = res
+    emit_schema(out, "teacher_student", doc, env, only=(key,))
     print(f"[{a.config}, {a.device}, {res['torch_threads']} threads, load {res['load_average_1min']:.1f}] "
           f"{B} models x {c['epochs']} steps: loop {t_l_all:.2f} s"
           f"{' (extrapolated from ' + str(n_loop) + ')' if n_loop < B else ''}, batched {t_b:.3f} s "
