@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -189,6 +190,40 @@ def claims_summary(slug: str, scale: str) -> dict[str, Any]:
     return {"counts": doc["counts"], "mismatches": mism}
 
 
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """``_build/runs/<chapter>.json``: how one chapter's execution went (written by the runner, read by the status
+    page). ``claims`` holds the counts by verdict (None when the chapter registered none)."""
+
+    chapter: str
+    scale: str
+    seed: int
+    device: str
+    wall_s: float
+    budget_s: float | None
+    status: str                      # "ok" | "fail"
+    problems: list[str]
+    claims: dict[str, int] | None
+    finished: str                    # UTC date-time
+    peak_rss_mb: float | None = None
+    threads: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self) -> Path:
+        return atomic_write_json(build_dir() / "runs" / f"{self.chapter}.json", self.as_dict())
+
+    @classmethod
+    def load(cls, slug: str) -> RunRecord | None:
+        """The record of the chapter's last run in this build folder, or None."""
+        p = build_dir() / "runs" / f"{slug}.json"
+        if not p.exists():
+            return None
+        doc = json.loads(p.read_text(encoding="utf-8"))
+        return cls(**{f.name: doc.get(f.name) for f in dataclasses.fields(cls)})
+
+
 def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, timeout: float,
                 budget: float | None, out: Path | None = None) -> dict[str, Any]:
     """Run one chapter in a child process and return (and write) its run record."""
@@ -239,12 +274,12 @@ def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, tim
         problems.append("verdict mismatch: " + "; ".join(cs["mismatches"]))
     if not is_report(src) and cs["counts"] is None and not res["error"]:
         problems.append("no claims registered (reg.show() / reg.save() never ran)")
-    rec = {"chapter": slug, "scale": scale, "seed": seed, "device": device, "wall_s": round(wall, 1),
-           "budget_s": budget, "status": "fail" if problems else "ok", "problems": problems,
-           "claims": cs["counts"], "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "peak_rss_mb": res.get("peak_rss_mb"), "threads": int(env.get("OMP_NUM_THREADS", "0") or 0) or None}
-    atomic_write_json(build_dir() / "runs" / f"{slug}.json", rec)
-    return rec
+    rec = RunRecord(chapter=slug, scale=scale, seed=seed, device=device, wall_s=round(wall, 1), budget_s=budget,
+                    status="fail" if problems else "ok", problems=problems, claims=cs["counts"],
+                    finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), peak_rss_mb=res.get("peak_rss_mb"),
+                    threads=int(env.get("OMP_NUM_THREADS", "0") or 0) or None)
+    rec.save()
+    return rec.as_dict()
 
 
 def run_all(srcs: list[Path], *, scale: str, seed: int, device: str, jobs: int, timeout: float,
