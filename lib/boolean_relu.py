@@ -18,6 +18,7 @@ from scipy.stats import binom
 __all__ = [
     "boolean_cube", "walsh_hadamard", "eval_sum_of_relu", "sum_of_relu_vertex", "sum_of_relu_fourier",
     "parity_relu", "ltf_2relu", "prop253_net", "claim1_tail", "andreev", "restriction_not_forced_mc",
+    "restriction_not_forced_many",
 ]
 
 SumOfReLU = tuple[np.ndarray, np.ndarray, np.ndarray, float]
@@ -164,6 +165,36 @@ def restriction_not_forced_mc(a: np.ndarray, b: float, n_parts: int, R: int,
         const = np.where(mask, 0.0, x) @ a + b
         span = np.abs(np.where(mask, a, 0.0)).sum(axis=1)
         hits += int(np.count_nonzero(np.abs(const) < span))
+    return hits / R
+
+
+def restriction_not_forced_many(A: np.ndarray, b: np.ndarray, n_parts: int, R: int,
+                                rng: np.random.Generator) -> np.ndarray:
+    """Lemma 2.6.1 for G gates at once: P_ρ[ReLU(⟨a_g,x⟩+b_g) not forced constant] for ρ ∼ R_P, g = 1..G.
+
+    The same R restrictions serve every gate (each estimate is unbiased; the G estimates are correlated). ρ is
+    drawn as in :func:`restriction_not_forced_mc` (one free coordinate per contiguous part, the others uniform
+    ±1), with the ±1 values taken from random bytes. A: (G, n), b: (G,) -> (G,) probabilities.
+    """
+    A = np.atleast_2d(np.asarray(A, dtype=np.float64))
+    b = np.broadcast_to(np.asarray(b, dtype=np.float64), (A.shape[0],))
+    G, n = A.shape
+    if n % n_parts:
+        raise ValueError(f"n_parts must divide n={n}, got {n_parts}")
+    size = n // n_parts
+    chunk = max(1, 4_000_000 // n)
+    hits = np.zeros(G, dtype=np.int64)
+    tot = A.sum(1)
+    for r0 in range(0, R, chunk):
+        r = min(chunk, R - r0)
+        bits = np.unpackbits(rng.integers(0, 256, size=(r, -(-n // 8)), dtype=np.uint8), axis=1, count=n)
+        full = 2.0 * (bits.astype(np.float64) @ A.T) - tot   # (r, G): Σ a_i x_i
+        free = rng.integers(0, size, size=(r, n_parts)) + size * np.arange(n_parts)                # (r, parts)
+        xf = 2.0 * np.take_along_axis(bits, free, axis=1) - 1.0                                    # (r, parts)
+        Af = A[:, free]                                                                             # (G, r, parts)
+        const = full - np.einsum("grp,rp->rg", Af, xf) + b
+        span = np.abs(Af).sum(2).T                                                                  # (r, G)
+        hits += np.count_nonzero(np.abs(const) < span, axis=0)
     return hits / R
 
 

@@ -258,3 +258,34 @@ def recovery_grid(dims: list[tuple[int, int]], Ns: list[int], K: int, T: int, re
     r2 = 1.0 - sw.evaluate(idx, N)
     return Grid(r2.view(len(Ns), len(dims), K, T),
                 {"N": Ns, "config": dims, "teacher": range(K), "restart": range(T)}), sw
+
+
+def loo_sq_errors(f: Callable, x, y, p0: tuple[float, ...]):
+    """Leave-one-out squared prediction errors of the law ``y ≈ f(x, *params)`` (non-linear least squares,
+    :func:`lib.stats.fit_curve`): entry i is (y_i − f(x_i; params fitted without point i))², nan when that fit
+    fails. Held-out errors let laws with the same number of free parameters be compared (eqs. 2.11–2.12)."""
+    import numpy as np
+
+    from lib import stats
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.shape != y.shape or x.ndim != 1 or x.size < len(p0) + 2:
+        raise ValueError(f"x, y: equal 1-D shapes with at least {len(p0) + 2} points, got {x.shape}, {y.shape}")
+    out = np.empty(x.size)
+    for i in range(x.size):
+        keep = np.arange(x.size) != i
+        params = stats.fit_curve(f, x[keep], y[keep], p0=p0)[:-1]
+        out[i] = (y[i] - f(x[i], *params)) ** 2 if np.all(np.isfinite(params)) else np.nan
+    return out
+
+
+def paired_z(err_a, err_b) -> float:
+    """z-score of the mean paired difference of two laws' per-point held-out errors (a − b): mean / s.e.; 0 when
+    the differences are all 0. |z| ≤ 2 means the two laws are indistinguishable at about the 95% level."""
+    import numpy as np
+
+    d = np.asarray(err_a, float) - np.asarray(err_b, float)
+    d = d[np.isfinite(d)]
+    if d.size < 2:
+        raise ValueError("paired_z needs at least 2 finite paired differences")
+    se = d.std(ddof=1) / np.sqrt(d.size)
+    return 0.0 if se == 0 else float(d.mean() / se)

@@ -122,7 +122,8 @@ def _max_tree_blocks(m: int, levels: int) -> list[tuple[np.ndarray, np.ndarray]]
     """Per level: (U, C) with hidden = ReLU(U @ vals), next vals = C @ hidden (no biases needed).
 
     Pairs (u,v) use 4 units [u+v, -u-v, u-v, v-u] -> ½(h0-h1)+½(h2+h3) = max(u,v);
-    an unpaired value passes through as ReLU(u) - ReLU(-u) (2 units, Lemma 2.A.4 proof + §6 item 7).
+    an unpaired value passes through as ReLU(u) - ReLU(-u) (2 units; the proof of Lemma 2.A.4, Mukherjee 2020,
+    L1032, omits these pass-throughs).
     ``levels`` may exceed ⌈log2 m⌉: extra levels are pure pass-throughs (padding for lattice_to_net).
     """
     blocks = []
@@ -215,8 +216,9 @@ def pwl_to_relu2(f: PWL, printed: bool = False) -> ReLUNet:
     """Thm 2.2.2 / Cor 2.A.1: a PWL R -> R with m pieces as a 2-layer net of size m (m-1 if an end slope is 0).
 
     Units: g_j(x) = t_j(x-a_j)1{x≤a_j} = -t_j ReLU(a_j - x), j = 1..m-1, and r·ReLU(x - a_{m-1}); output
-    bias b_{m-1}. The t_j solve (corrected, §6 item 5) b_i - b_{m-1} = Σ_{j>i} t_j (a_i - a_j) by
-    back-substitution from i = m-2 down, then t_1 from s_L = Σ t_j; r = s_R (unit dropped when 0).
+    bias b_{m-1}. The t_j solve (corrected; the thesis prints a_{j-1} - a_j, L1010)
+    b_i - b_{m-1} = Σ_{j>i} t_j (a_i - a_j) by back-substitution from i = m-2 down, then t_1 from s_L = Σ t_j;
+    r = s_R (unit dropped when 0).
     ``printed=True`` uses the thesis's printed equations b_i - b_{m-1} = Σ_{j>i} t_j (a_{j-1} - a_j)
     instead (to exhibit that they are wrong for m ≥ 4). If s_L = 0 (and s_R ≠ 0) the mirror construction
     (x -> -x) is used so that the size is m-1.
@@ -374,12 +376,80 @@ def check_hard_member(a_list: Sequence, M: float, *, max_net_pieces: int = 2000,
     return HardMemberCheck(H.pieces_in(0, M), H.num_pieces(), formula, full, err, tol, shape_ok)
 
 
+def stack_nets(nets: Sequence[ReLUNet]) -> ReLUNet:
+    """The composition nets[-1] ∘ … ∘ nets[0] as one net: each net's affine output layer is merged into the next
+    net's first hidden layer, so the hidden layers and sizes add up (Def 1, L349)."""
+    if not nets:
+        raise ValueError("stack_nets needs at least one net")
+    Ws, bs = list(nets[0].weights[:-1]), list(nets[0].biases[:-1])
+    Wo, bo = nets[0].weights[-1], nets[0].biases[-1]
+    for net in nets[1:]:
+        if net.input_dim != Wo.shape[0]:
+            raise ValueError(f"net input {net.input_dim} != previous output {Wo.shape[0]}")
+        Ws.append(net.weights[0] @ Wo)
+        bs.append(net.weights[0] @ bo + net.biases[0])
+        Ws += net.weights[1:-1]
+        bs += net.biases[1:-1]
+        Wo, bo = net.weights[-1], net.biases[-1]
+    return ReLUNet(Ws + [Wo], bs + [bo], "stacked")
+
+
+def grouped_zigzag_net(a_list: Sequence, M: float, k_shallow: int) -> ReLUNet:
+    """H_{a^1..a^k} (Def 5) with k_shallow hidden layers: the k layers are cut into k_shallow consecutive groups
+    (k_shallow must divide k), each group's composition is made a 2-layer net by Thm 2.2.2
+    (:func:`pwl_to_relu2`) and the groups are stacked. Shows how close Thm 2.3.1's size bound is to attainable."""
+    k = len(a_list)
+    if k_shallow < 1 or k % k_shallow:
+        raise ValueError(f"k_shallow={k_shallow}: accepted values divide k={k}")
+    g = k // k_shallow
+    return stack_nets([pwl_to_relu2(zigzag_compose_pwl(a_list[i:i + g], M)) for i in range(0, k, g)])
+
+
 def thm231_size_bound(k_shallow: int, w: int, k: int) -> float:
-    """Thm 2.3.1 (Mukherjee 2020, L490–L500): a (k_shallow + 1)-layer net computing the (k+1)-layer, width-w hard
+    """Thm 2.3.1 (Mukherjee 2020, L500): a (k_shallow + 1)-layer net computing the (k+1)-layer, width-w hard
     function needs size at least ``½ k_shallow w^{k / k_shallow} − 1``."""
     if min(k_shallow, w, k) < 1:
         raise ValueError(f"k_shallow={k_shallow}, w={w}, k={k}: accepted values are integers >= 1")
     return 0.5 * k_shallow * w ** (k / k_shallow) - 1
+
+
+def thm236_size_bound(delta, k_shallow: int, w: int, k: int):
+    """Thm 2.3.6, size form (Mukherjee 2020, L549–L553): nets of depth ≤ k_shallow + 1 and size at most
+    ``k' w^{k/k'} (1 − 4δ)^{1/k'} / 2^{1 + 1/k'}`` stay at L1 distance > δ from f_{k,w} on [0, 1]. Broadcasts over
+    δ ∈ [0, ¼]."""
+    if min(k_shallow, w, k) < 1:
+        raise ValueError(f"k_shallow={k_shallow}, w={w}, k={k}: accepted values are integers >= 1")
+    d = np.asarray(delta, float)
+    return k_shallow * w ** (k / k_shallow) * np.clip(1 - 4 * d, 0, None) ** (1 / k_shallow) / 2 ** (1 + 1 / k_shallow)
+
+
+def thm236_delta_of_size(s, k_shallow: int, w: int, k: int):
+    """The inverse of :func:`thm236_size_bound`: the L1 error δ(s) = ¼ − 2^{k'−1}(s/k')^{k'}/w^k that Thm 2.3.6
+    guarantees for every net of depth ≤ k' + 1 and size s (vacuous when ≤ 0). It equals the piece form
+    ¼ − p/(2w^k) of the proof (L575, without its −1) at the Lemma 2.A.7 maximum p = (2s/k')^{k'}."""
+    if min(k_shallow, w, k) < 1:
+        raise ValueError(f"k_shallow={k_shallow}, w={w}, k={k}: accepted values are integers >= 1")
+    s = np.asarray(s, float)
+    return 0.25 - 2.0 ** (k_shallow - 1) * (s / k_shallow) ** k_shallow / float(w) ** k
+
+
+def lemma_2a7_size_table(ps: Sequence[int], ks: Sequence[int]) -> list[dict]:
+    """Lemma 2.A.7 (L1062) against the exact minimum it comes from, and against a construction.
+
+    For each p pieces and depth k + 1: the printed lower bound ½ k p^{1/k} − 1, the smallest size whose best
+    Lemma 2.A.6 piece bound reaches p (:func:`min_size_for_pieces`, exact), and the size k·w of a zig-zag net
+    (Def 5, width w = ⌈p^{1/k}⌉, k layers) that has w^k ≥ p pieces on [0, M]. A correct lemma needs
+    bound ≤ minimum ≤ construction on every row."""
+    rows = []
+    for k in ks:
+        for p in ps:
+            w = 2
+            while w**k < p:
+                w += 1
+            rows.append(dict(p=int(p), k=int(k), bound=0.5 * k * p ** (1 / k) - 1,
+                             min_size=min_size_for_pieces(int(p), int(k), s_max=4 * int(p) + 4 * int(k)),
+                             zigzag_size=int(k * w)))
+    return rows
 
 
 def triangle_l1_affine(y1, y2, q: int):

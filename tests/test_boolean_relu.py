@@ -111,3 +111,31 @@ def test_cone_points_and_block_structure():
         r, c = contiguous_blocks(G)
         assert r <= m * W + 1 and c <= m * W + 1
     assert contiguous_blocks(np.array([[1, 1], [1, 1], [2, 2]])) == (2, 1)
+
+
+def test_restriction_not_forced_many_against_exact_enumeration():
+    import itertools
+
+    from lib.boolean_relu import restriction_not_forced_many
+    rng = np.random.default_rng(5)
+    n, parts = 8, 4
+    A = np.vstack([np.ones(n), rng.normal(size=n), rng.integers(-3, 4, size=n).astype(float)])
+    b = np.array([0.0, 0.3, 1.0])
+    exact = np.zeros(3)
+    combos = 0
+    for free in itertools.product(range(2), repeat=parts):               # one free coordinate per part of size 2
+        fidx = np.array(free) + 2 * np.arange(parts)
+        mask = np.zeros(n, bool)
+        mask[fidx] = True
+        for x in itertools.product((-1.0, 1.0), repeat=n):
+            x = np.array(x)
+            const = A @ np.where(mask, 0.0, x) + b
+            exact += np.abs(const) < np.abs(A[:, mask]).sum(1)
+            combos += 1
+    exact /= combos
+    R = 20_000
+    est = restriction_not_forced_many(A, b, parts, R, rng)
+    se = np.sqrt(exact * (1 - exact) / R)
+    assert np.all(np.abs(est - exact) <= 5 * se + 1e-12)
+    with pytest.raises(ValueError, match="must divide"):
+        restriction_not_forced_many(A[:, :7], b, parts, 10, rng)

@@ -106,3 +106,22 @@ def test_teacher_sweep_groups_calls_by_width():
     sw = rc.TeacherSweep.draw([(2, 2), (3, 5)], K=2, T=2, recipe=rc.Recipe(epochs=2), generator=g, n_test=20)
     sw.evaluate(torch.arange(4), torch.tensor([8, 8, 8, 8]))
     assert sorted(c["n_problems"] for c in sw.calls) == [2, 2]
+
+
+def test_loo_sq_errors_and_paired_z():
+    import numpy as np
+
+    from lib.recovery import loo_sq_errors, paired_z
+    rng = np.random.default_rng(0)
+    x = np.linspace(1, 10, 12)
+    y = 3 * x + rng.normal(scale=0.1, size=x.size)
+    lin = loo_sq_errors(lambda t, a, b: a + b * t, x, y, p0=(0.0, 1.0))
+    for i in (0, 5, 11):                                               # against a refit by np.polyfit
+        keep = np.arange(x.size) != i
+        b, a = np.polyfit(x[keep], y[keep], 1)
+        assert lin[i] == pytest.approx((y[i] - a - b * x[i]) ** 2, rel=1e-5, abs=1e-10)
+    wrong = loo_sq_errors(lambda t, a, p: a * np.log(t) ** p, x, y, p0=(1.0, 1.0))
+    assert paired_z(wrong, lin) > 2                                    # a wrong law is distinguishable
+    assert paired_z(lin, lin) == 0.0
+    with pytest.raises(ValueError, match="at least"):
+        loo_sq_errors(lambda t, a, b: a + b * t, x[:3], y[:3], p0=(0.0, 1.0))

@@ -222,3 +222,49 @@ def test_thm231_bound_and_triangle_closed_form_and_approximant_error():
         a = rcm.zigzag_approximant(r, q)
         assert a.pieces_in(0, 1) == 2 * r + 2
         assert sq.l1_distance(a, 0, 1) == pytest.approx(0.25 - (4 * r + 1) / (8 * q), abs=1e-12)
+
+
+def test_thm236_size_form_inverse_and_piece_form():
+    from lib import relu_constructions as rcm
+
+    for kp, w, k in [(1, 2, 6), (2, 2, 6), (2, 3, 4), (3, 4, 3)]:
+        for delta in (0.0, 0.05, 0.2, 0.24):
+            s = float(rcm.thm236_size_bound(delta, kp, w, k))
+            assert float(rcm.thm236_delta_of_size(s, kp, w, k)) == pytest.approx(delta, abs=1e-12)
+        for s in (1, 3, 8):
+            p = (2 * s / kp) ** kp                                   # Lemma 2.A.7 maximum number of pieces
+            assert float(rcm.thm236_delta_of_size(s, kp, w, k)) == pytest.approx(0.25 - p / (2 * w**k), abs=1e-12)
+    assert float(rcm.thm236_delta_of_size(64, 1, 2, 6)) < 0                 # vacuous: 64 units can copy s_64
+    with pytest.raises(ValueError, match="accepted values"):
+        rcm.thm236_delta_of_size(3, 0, 2, 2)
+
+
+def test_lemma_2a7_size_table_against_brute_force():
+    from lib import relu_constructions as rcm
+
+    rows = rcm.lemma_2a7_size_table([2, 5, 16, 40], [1, 2, 3])
+    for r in rows:
+        brute = next(s for s in range(r["k"], 200) if rcm.max_bound_pieces(r["k"], s) >= r["p"])
+        assert r["min_size"] == brute
+        assert r["bound"] <= r["min_size"] <= r["zigzag_size"]
+    assert next(r for r in rows if r["p"] == 16 and r["k"] == 2)["zigzag_size"] == 8   # w = 4: 4^2 = 16 pieces
+
+
+def test_stack_nets_and_grouped_zigzag_are_exact():
+    from lib import relu_constructions as rcm
+
+    rng = np.random.default_rng(4)
+    a_list = [np.sort(rng.uniform(0, 1, 2)) for _ in range(4)]                 # w = 3, k = 4
+    H = rcm.zigzag_compose_pwl(a_list, 1.0)
+    x = np.linspace(-0.5, 1.5, 4001)
+    for kp in (1, 2, 4):
+        net = rcm.grouped_zigzag_net(a_list, 1.0, kp)
+        assert net.hidden_layers == kp
+        d = net.to_pwl() - H
+        assert max(np.abs(d.v).max(), abs(d.sl), abs(d.sr)) < 1e-7
+        assert np.abs(net(x) - H(x)).max() < 1e-7
+    nets = [rcm.pwl_to_relu2(rcm.zigzag_pwl(a)) for a in a_list[:2]]
+    st = rcm.stack_nets(nets)
+    assert st.size == sum(n.size for n in nets) and st.hidden_layers == 2
+    with pytest.raises(ValueError, match="accepted values"):
+        rcm.grouped_zigzag_net(a_list, 1.0, 3)
