@@ -16,8 +16,8 @@ Also the lifting alone (``polyfeatures.lift_conv2`` vs ``PolynomialFeatures.fit_
 ``--all-bags``, the full 60 bags of 2,000 in the unique basis (the thesis: "around 30 minutes").
 
 ``--exact`` (alone with ``--only-exact``): exact least squares (eq. 3.9) on a slice of ``--exact-rows`` training rows
-of ``--exact-side`` x ``--exact-side`` images (average-pooled below 28), each method in its own forked process with its
-peak resident memory sampled every 10 ms:
+of ``--exact-side`` x ``--exact-side`` images (average-pooled below 28), one method after the other, each with its
+peak resident memory above the start sampled every 10 ms:
 
 * ``new``   -- ``streamed_gram`` (unique basis, one float64 ``syrk`` per chunk) + ``solve_min_norm`` (Cholesky when
   safely positive definite, else ``eigh``);
@@ -147,9 +147,12 @@ def _rss_mb() -> float:
         return next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:")) / 1024
 
 
-def _in_child(fn, q) -> None:
-    """Run ``fn`` in a forked child: (seconds, result, peak RSS above the start in MB) back through ``q``."""
+def _measure(fn):
+    """(seconds, result, peak RSS above the start in MB) of ``fn``, RSS sampled every 10 ms by a thread (in this
+    process: a forked child can deadlock in OpenMP; large tensors are returned to the OS when freed)."""
+    import gc
     import threading
+    gc.collect()
     start, peak, stop = _rss_mb(), [0.0], threading.Event()
 
     def sample() -> None:
@@ -163,19 +166,7 @@ def _in_child(fn, q) -> None:
     dt = time.perf_counter() - t0
     stop.set()
     th.join()
-    q.put((dt, out, max(peak[0], _rss_mb()) - start))
-
-
-def _measure(fn):
-    """(seconds, result, peak extra RSS in MB) of ``fn`` run in a forked process."""
-    import multiprocessing as mp
-    ctx = mp.get_context("fork")
-    q = ctx.Queue()
-    pr = ctx.Process(target=_in_child, args=(fn, q))
-    pr.start()
-    out = q.get()
-    pr.join()
-    return out
+    return dt, out, max(peak[0], _rss_mb()) - start
 
 
 def bench_exact(n_rows: int, side: int) -> dict:

@@ -314,3 +314,139 @@ def eigh_path(ne: NormalEquations, rconds: list[float]) -> EighPath:
         ranks.append(int(keep.sum()))
     return EighPath(evals=evals, rconds=list(rconds), betas=torch.stack(betas), ranks=ranks,
                     seconds=time.perf_counter() - t0)
+
+
+def _syrk_update(G: torch.Tensor, F: torch.Tensor) -> None:
+    """G += F^T F in place, one symmetric rank-k product (BLAS ``dsyrk``: half the flops of a general
+    product), filling the upper triangle of ``G`` only. G: (p, p) float64 contiguous, F: (n, p) float64.
+    On CPU float64 calls scipy's ``dsyrk`` on views (no copy); elsewhere falls back to ``addmm``."""
+    if G.device.type == "cpu" and G.dtype == torch.float64 and F.dtype == torch.float64:
+        import numpy as np
+        from scipy.linalg.blas import dsyrk
+        Fn = F.contiguous().numpy()                       # (n, p) C-order == (p, n) Fortran-order view of F^T
+        Gn = G.numpy()                                    # (p, p) C-order; its transpose is Fortran-order
+        out = dsyrk(1.0, Fn.T, beta=1.0, c=Gn.T, trans=0, lower=1, overwrite_c=1)   # (F^T)(F^T)^T = F^T F
+        if not np.shares_memory(out, Gn):                        # pragma: no cover
+            Gn[...] = out.T
+    else:
+        G.addmm_(F.T, F)
+
+
+def streamed_gram(
+    chunks: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    lift_fn: LiftFn,
+) -> NormalEquations:
+    """Like :func:`streamed_normal_equations` (eq. 3.9 of thesis 000, L1060) but with one symmetric rank-k
+    product (``syrk``) per chunk in float64, i.e. half the flops of ``addmm``; the returned ``XtX`` is
+    symmetrised at the end. Memory: one (p, p) float64 matrix plus one lifted chunk."""
+    t0 = time.perf_counter()
+    G = XtY = yty = None
+    n = 0
+    for Xc, Yc in chunks:
+        F = lift_fn(Xc).to(torch.float64)
+        Yc = Yc.to(device=F.device, dtype=torch.float64)
+        if G is None:
+            p, c = F.shape[1], Yc.shape[1]
+            G = torch.zeros((p, p), dtype=torch.float64, device=F.device)
+            XtY = torch.zeros((p, c), dtype=torch.float64, device=F.device)
+            yty = torch.zeros((c,), dtype=torch.float64, device=F.device)
+        _syrk_update(G, F)
+        XtY.addmm_(F.T, Yc)
+        yty += (Yc * Yc).sum(0)
+        n += F.shape[0]
+        del F
+    if G is None:
+        raise ValueError("chunks must yield at least one (X, Y) chunk")
+    if G.device.type == "cpu" and G.dtype == torch.float64:   # dsyrk filled the upper triangle; the lower is still 0
+        G.add_(torch.triu(G, 1).T)                        # full symmetric matrix, one (p, p) temporary
+    return NormalEquations(XtX=G, XtY=XtY, n=n, yty=yty, seconds=time.perf_counter() - t0)
+
+
+@dataclass
+class MinNormSolution:
+    """beta: (p, c); ``solver`` "cholesky" (X^T X positive definite) or "eigh" (rank-deficient fallback);
+    ``rank``; ``lam_min_est`` / ``lam_max_est``: estimated extreme eigenvalues of X^T X (for Cholesky from the
+    factor, see :func:`solve_min_norm`); ``cond_est``; ``seconds``."""
+
+    beta: torch.Tensor
+    solver: str
+    rank: int
+    lam_min_est: float
+    lam_max_est: float
+    cond_est: float
+    seconds: float
+
+
+def solve_min_norm(ne: NormalEquations, rcond: float | None = None, margin: float = 10.0,
+                   iters: int = 30, generator: torch.Generator | None = None,
+                   fallback: bool = True) -> MinNormSolution | None:
+    """Minimum-norm solution of X^T X beta = X^T Y (thesis 000, eq. 3.9): Cholesky when X^T X is safely
+    positive definite, the eigendecomposition (as :func:`solve_normal_equations`) only when it is not.
+
+    Exactly-zero columns of X (a pixel never lit: zero diagonal of X^T X) are exact null directions; the
+    min-norm solution gives them 0, so they are removed first. On the rest, the eigendecomposition would keep
+    eigenvalues above ``tol = rcond * lambda_max`` (default rcond = p * eps(float64), the cutoff of
+    :func:`solve_normal_equations`). When every eigenvalue is above ``tol`` its pseudo-inverse *is* the inverse,
+    so Cholesky gives the same beta at ~1/6 of the flops of ``eigh``. Decision: Cholesky must succeed (all
+    pivots positive), and the estimated smallest eigenvalue must exceed ``margin * tol``: lambda_min is
+    estimated by ``iters`` steps of inverse iteration with the factor (two triangular solves each, O(p^2)),
+    lambda_max by power iteration; both are Rayleigh quotients, so the cutoff is judged on estimates, and the
+    ``margin`` (10x) absorbs their error. Otherwise: ``eigh`` with the same cutoff, or ``None`` when
+    ``fallback=False`` (the caller diagonalises anyway, e.g. :func:`eigh_path`, see :func:`min_norm_from_path`).
+    """
+    t0 = time.perf_counter()
+    p_all = ne.XtX.shape[0]
+    active = ne.XtX.diagonal() > 0                                   # (p,) columns that are not identically zero
+    all_active = bool(active.all())
+    A, B = (ne.XtX, ne.XtY) if all_active else (ne.XtX[active][:, active], ne.XtY[active])   # no copy when none is 0
+    p = A.shape[0]
+    r = rcond if rcond is not None else p_all * torch.finfo(A.dtype).eps
+    g = generator if generator is not None else torch.Generator(device=A.device).manual_seed(0)
+    v = torch.randn(p, 1, dtype=A.dtype, device=A.device, generator=g)
+    for _ in range(iters):                                           # power iteration: lambda_max
+        v = A @ v
+        v = v / v.norm()
+    lam_max = float((v.T @ A @ v).squeeze())
+    beta = torch.zeros_like(ne.XtY)
+    L, info = torch.linalg.cholesky_ex(A)
+    if int(info) == 0 and bool(torch.isfinite(L.diagonal()).all()):
+        u = torch.randn(p, 1, dtype=A.dtype, device=A.device, generator=g)
+        for _ in range(iters):                                       # inverse iteration: lambda_min
+            u = torch.cholesky_solve(u, L)
+            u = u / u.norm()
+        lam_min = float((u.T @ A @ u).squeeze())
+        if lam_min > margin * r * lam_max:
+            beta[active] = torch.cholesky_solve(B, L)
+            return MinNormSolution(beta=beta, solver="cholesky", rank=p, lam_min_est=lam_min, lam_max_est=lam_max,
+                                   cond_est=lam_max / lam_min, seconds=time.perf_counter() - t0)
+    del L
+    if not fallback:
+        return None
+    sol = solve_normal_equations(NormalEquations(XtX=A, XtY=B, n=ne.n, yty=ne.yty, seconds=0.0), "eigh",
+                                 rcond=r * p_all / p if rcond is None else r)
+    beta[active] = sol.beta
+    return MinNormSolution(beta=beta, solver="eigh", rank=sol.rank, lam_min_est=float(lam_max / sol.cond),
+                           lam_max_est=lam_max, cond_est=sol.cond, seconds=time.perf_counter() - t0)
+
+
+def plain_inverse_solution(ne: NormalEquations) -> torch.Tensor | None:
+    """Eq. 3.9 of thesis 000 taken literally, ``beta = (X^T X)^{-1} X^T Y`` by an LU solve, after removing the
+    exactly-zero columns (given coefficient 0): the answer of a solver that does not look for a null space.
+    On a numerically singular X^T X it returns *a* least-squares solution whose null-space component is set by
+    round-off (Table 3.7's scale); ``None`` when LU finds the matrix exactly singular. beta: (p, c)."""
+    active = ne.XtX.diagonal() > 0
+    beta = torch.zeros_like(ne.XtY)
+    try:
+        beta[active] = torch.linalg.solve(ne.XtX[active][:, active], ne.XtY[active])
+    except RuntimeError:                                             # torch.linalg.LinAlgError: exactly singular
+        return None
+    return beta
+
+
+def min_norm_from_path(path: EighPath, index: int = -1) -> MinNormSolution:
+    """The min-norm solution at ``path.rconds[index]`` as a :class:`MinNormSolution` (solver "eigh"), so that a
+    caller that needs the cutoff path does not diagonalise twice."""
+    lam = path.evals
+    kept = lam[lam > path.rconds[index] * float(lam.max())]
+    return MinNormSolution(beta=path.betas[index], solver="eigh", rank=path.ranks[index], lam_min_est=float(kept.min()),
+                           lam_max_est=float(lam.max()), cond_est=float(lam.max() / kept.min()), seconds=path.seconds)

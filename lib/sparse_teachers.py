@@ -90,3 +90,28 @@ def run_config(K: int, d: int, m: int, N: int, degree: int, generator: torch.Gen
     X_tr = rademacher(K, N, d, generator)
     X_te = rademacher(K, n_test, d, generator)
     return fit_pr(X_tr, teacher_output(W, X_tr, activation), X_te, teacher_output(W, X_te, activation), degree)
+
+
+def walsh_energy_by_degree(W: torch.Tensor, activation: str = "relu") -> torch.Tensor:
+    """Exact Walsh-Fourier energy of teachers on the whole cube {-1, +1}^d, by degree: W (K, d, m) -> (K, d + 1).
+
+    Entry ``[k, t]`` is ``sum_{|S| = t} f_hat(S)^2`` with ``f_hat(S) = E_x[f(x) prod_{j in S} x_j]`` for the
+    teacher ``f`` of :func:`teacher_output`; the Walsh functions of degree <= t span the square-free
+    monomials of degree <= t, so the population R² of degree-t PR (thesis Table 3.1, L811-817) is
+    ``energy[1:t+1].sum() / energy[1:].sum()``. Enumerates all 2^d inputs (d <= 16) and applies the fast
+    Walsh-Hadamard transform; exact up to float64 rounding.
+    """
+    K, d, _ = W.shape
+    if d > 16:
+        raise ValueError(f"d must be <= 16 to enumerate the cube, got {d}")
+    idx = torch.arange(2**d, device=W.device)
+    bits = (idx[:, None] >> torch.arange(d, device=W.device)) & 1                # (2^d, d), bit j of index i
+    X = (1 - 2 * bits).to(W.dtype)                                                # x_j = +1 (bit 0) or -1 (bit 1)
+    F = teacher_output(W, X.expand(K, -1, -1), activation)                        # (K, 2^d)
+    F = F.reshape(K, *([2] * d))                                                  # axis 1 + (d-1-j) holds bit j
+    for ax in range(1, d + 1):                                                    # butterfly: mean and half-difference
+        a, b = F.select(ax, 0), F.select(ax, 1)
+        F = torch.stack(((a + b) / 2, (a - b) / 2), dim=ax)
+    coef = F.reshape(K, 2**d)                                                     # coef[:, S] = f_hat(S), S as bits
+    deg = bits.sum(1)                                                             # |S| = popcount
+    return torch.zeros((K, d + 1), dtype=W.dtype, device=W.device).index_add_(1, deg, coef**2)

@@ -104,3 +104,66 @@ def test_eigh_path_matches_solve_and_truncates():
     torch.testing.assert_close(path.betas[1], torch.linalg.lstsq(X, Y).solution, atol=1e-6, rtol=1e-6)
     assert path.ranks == [7, 8]
     assert path.betas[1].abs().max() > 100 * path.betas[0].abs().max()   # the near-duplicate direction blows up
+
+
+def test_streamed_gram_syrk_equals_direct():
+    X, Y = _rand(257, 19), _rand(257, 3, seed=1)
+    ne = ls.streamed_gram(ls.iter_chunks(X, Y, 50), lambda x: x)
+    torch.testing.assert_close(ne.XtX, X.T @ X, atol=1e-10, rtol=1e-12)
+    torch.testing.assert_close(ne.XtY, X.T @ Y)
+    assert torch.equal(ne.XtX, ne.XtX.T) and ne.n == 257
+    ne32 = ls.streamed_gram(ls.iter_chunks(X.float(), Y, 50), lambda x: x)   # float32 rows, float64 accumulation
+    assert ne32.XtX.dtype == torch.float64
+
+
+def test_solve_min_norm_cholesky_and_eigh_fallback_match_existing_path():
+    # full rank: Cholesky, same predictions as the eigh path to 1e-8
+    X, Y = _rand(400, 30), _rand(400, 4, seed=2)
+    ne = ls.streamed_gram(ls.iter_chunks(X, Y, 64), lambda x: x)
+    sol = ls.solve_min_norm(ne)
+    ref = ls.solve_normal_equations(ls.streamed_normal_equations(ls.iter_chunks(X, Y, 64), lambda x: x), "eigh")
+    assert sol.solver == "cholesky" and sol.rank == 30
+    ev = torch.linalg.eigvalsh(X.T @ X)
+    # Rayleigh quotients: lam_min_est >= lambda_min (within the 10x margin), lam_max_est <= lambda_max
+    assert float(ev[0]) * (1 - 1e-9) <= sol.lam_min_est < 1.1 * float(ev[0])
+    assert 0.9 * float(ev[-1]) < sol.lam_max_est <= float(ev[-1]) * (1 + 1e-9)
+    torch.testing.assert_close(X @ sol.beta, X @ ref.beta, atol=1e-8, rtol=0)
+    # rank-deficient (zero and duplicate columns, like the ordered pixel pairs): eigh fallback = pinv
+    X[:, 5] = 0.0
+    X[:, 7] = X[:, 6]
+    ne = ls.streamed_gram(ls.iter_chunks(X, Y, 64), lambda x: x)
+    sol = ls.solve_min_norm(ne)
+    assert sol.solver == "eigh" and sol.rank == 28
+    torch.testing.assert_close(sol.beta, torch.linalg.pinv(X) @ Y, atol=1e-9, rtol=1e-9)
+    # nearly singular (a column at 1e-9 of the others): not safely positive definite -> eigh
+    X[:, 5] = 1e-9 * _rand(400, seed=5)
+    sol = ls.solve_min_norm(ls.streamed_gram(ls.iter_chunks(X, Y, 64), lambda x: x))
+    assert sol.solver == "eigh"
+
+
+def test_solve_min_norm_drops_zero_columns_and_plain_inverse():
+    X, Y = _rand(300, 15), _rand(300, 2, seed=3)
+    X[:, 4] = 0.0                                            # a never-lit pixel: exact null direction, coefficient 0
+    ne = ls.streamed_gram(ls.iter_chunks(X, Y, 100), lambda x: x)
+    sol = ls.solve_min_norm(ne)
+    assert sol.solver == "cholesky" and sol.rank == 14
+    torch.testing.assert_close(sol.beta, torch.linalg.pinv(X) @ Y, atol=1e-10, rtol=1e-10)
+    b_lu = ls.plain_inverse_solution(ne)
+    torch.testing.assert_close(b_lu, sol.beta, atol=1e-10, rtol=1e-10)   # full rank after the zero column: same fit
+    X[:, 6] = X[:, 5]                                        # duplicate column: exactly singular, LU may fail or not
+    ne = ls.streamed_gram(ls.iter_chunks(X, Y, 100), lambda x: x)
+    b_lu = ls.plain_inverse_solution(ne)
+    if b_lu is not None:                                     # a least-squares solution, not the min-norm one
+        torch.testing.assert_close(X @ b_lu, X @ ls.solve_min_norm(ne).beta, atol=1e-6, rtol=0)
+
+
+def test_min_norm_from_path_equals_solve_min_norm():
+    X, Y = _rand(200, 12), _rand(200, 2, seed=6)
+    X[:, 3] = X[:, 2]                                        # rank-deficient
+    ne = ls.streamed_gram(ls.iter_chunks(X, Y, 64), lambda x: x)
+    assert ls.solve_min_norm(ne, fallback=False) is None
+    p = ne.XtX.shape[0]
+    sol = ls.min_norm_from_path(ls.eigh_path(ne, [1e-6, p * torch.finfo(torch.float64).eps]))
+    ref = ls.solve_min_norm(ne)
+    assert sol.rank == ref.rank == 11
+    torch.testing.assert_close(X @ sol.beta, X @ ref.beta, atol=1e-8, rtol=0)

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from lib import polyfeatures as pf
 from lib import sparse_teachers as st
 
 
@@ -41,3 +42,25 @@ def test_bad_input():
         st.sparse_teacher(1, 4, 2, 5, torch.Generator())
     with pytest.raises(ValueError, match="activation"):
         st.teacher_output(torch.zeros(1, 3, 2), torch.zeros(1, 4, 3), "tanh")
+
+
+def test_walsh_energy_matches_projection_and_parity():
+    import itertools
+    g = torch.Generator().manual_seed(3)
+    d = 6
+    W = st.sparse_teacher(2, d, 5, 4, g)
+    X = torch.tensor(list(itertools.product([1.0, -1.0], repeat=d)), dtype=torch.float64)      # the whole cube
+    for act in ("relu", "sigmoid"):
+        E = st.walsh_energy_by_degree(W, act)                                                   # (2, d + 1)
+        Y = st.teacher_output(W, X.expand(2, -1, -1), act)
+        assert torch.allclose(E.sum(1), (Y**2).mean(1), atol=1e-12)                           # Parseval
+        for t in (1, 2, 3):
+            tab = pf.monomial_tables(d, t, "squarefree")
+            F = torch.cat([torch.ones(len(X), 1, dtype=X.dtype), pf.lift(X, tab, intercept=False)], 1)
+            for k in range(2):
+                beta = torch.linalg.lstsq(F, Y[k, :, None]).solution
+                r2_proj = 1 - ((F @ beta)[:, 0] - Y[k]).pow(2).sum() / (Y[k] - Y[k].mean()).pow(2).sum()
+                assert abs(float(r2_proj) - float(E[k, 1 : t + 1].sum() / E[k, 1:].sum())) < 1e-10
+    # parity x -> -x: relu = z/2 + |z|/2 has no odd part beyond degree 1; sigmoid - 1/2 is odd
+    assert st.walsh_energy_by_degree(W, "relu")[:, 3::2].abs().max() < 1e-14
+    assert st.walsh_energy_by_degree(W, "sigmoid")[:, 2::2].abs().max() < 1e-14
