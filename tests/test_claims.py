@@ -43,13 +43,13 @@ def test_bad_check_arguments():
 def test_verdict_follows_the_check(tmp_path):
     reg = _reg(tmp_path)
     reg.claim("a", source="s", statement="t", paper=1, measured=1.0, check=claims.close_to(1, 1, atol=.1),
-              expected_quick="reproduced")
+              kind="sanity", expected_quick="reproduced")
     reg.claim("b", source="s", statement="t", paper=1, measured=3.0, check=claims.close_to(3, 1, atol=.1),
-              expected_quick="not reproduced")
+              kind="sanity", expected_quick="not reproduced")
     reg.claim("c", source="s", statement="t", paper="x", measured="y", check=claims.at_least(1, 0),
-              pass_verdict=claims.PAPER_ERROR, expected_quick="paper error")
+              pass_verdict=claims.PAPER_ERROR, kind="sanity", expected_quick="paper error")
     reg.claim("d", source="s", statement="t", paper=1, measured="-", check=claims.at_least(1, 0),
-              checkable=False, expected_quick="not checkable at this scale")
+              checkable=False, kind="sanity", expected_quick="not checkable at this scale")
     assert [c.verdict for c in reg.claims] == ["reproduced", "not reproduced", "paper error",
                                                "not checkable at this scale"]
     assert reg.mismatches() == []
@@ -60,13 +60,14 @@ def test_mismatch_is_reported_only_at_quick_scale(tmp_path):
     for scale, n in (("quick", 1), ("paper", 0)):
         reg = _reg(tmp_path, scale=scale)
         reg.claim("a", source="s", statement="t", paper=1, measured=5, check=claims.close_to(5, 1, atol=.1),
-                  expected_quick="reproduced")
+                  kind="sanity", expected_quick="reproduced")
         assert len(reg.mismatches()) == n
 
 
 def test_bad_claim_arguments(tmp_path):
     reg = _reg(tmp_path)
-    ok = dict(source="s", statement="t", paper=1, measured=1, check=claims.at_least(1, 0), expected_quick="reproduced")
+    ok = dict(source="s", statement="t", paper=1, measured=1, check=claims.at_least(1, 0), expected_quick="reproduced",
+              kind="exact")
     reg.claim("a", **ok)
     with pytest.raises(ValueError, match="already registered"):
         reg.claim("a", **ok)
@@ -76,6 +77,9 @@ def test_bad_claim_arguments(tmp_path):
         reg.claim("c", **{**ok, "expected_quick": "yes"})
     with pytest.raises(ValueError, match="claims.Check"):
         reg.claim("d", **{**ok, "check": True})
+    no_kind = {k: v for k, v in ok.items() if k != "kind"}
+    with pytest.raises(TypeError, match="kind"):                 # every claim must say what kind of check decided it
+        reg.claim("e", **no_kind)
 
 
 def test_json_is_deterministic_and_atomic(tmp_path):
@@ -84,7 +88,7 @@ def test_json_is_deterministic_and_atomic(tmp_path):
         reg = _reg(tmp_path, seed=4)
         x = float(runtime.numpy_rng(4).normal())
         reg.claim("x", source="s", statement="t", paper=0, measured=x, check=claims.close_to(x, 0, atol=5),
-                  expected_quick="reproduced")
+                  kind="sanity", expected_quick="reproduced")
         texts.append(reg.save().read_bytes())
     assert texts[0] == texts[1]
     doc = json.loads(texts[0])
@@ -96,7 +100,7 @@ def test_json_is_deterministic_and_atomic(tmp_path):
 def test_table_html_escapes_and_shows_badges(tmp_path):
     reg = _reg(tmp_path)
     reg.claim("a", source="<src>", statement="x < y", paper=1, measured=1, check=claims.at_least(1, 0),
-              expected_quick="reproduced")
+              kind="sanity", expected_quick="reproduced")
     html = reg.to_html()
     assert "&lt;src&gt;" in html and "x &lt; y" in html and ">reproduced<" in html
 

@@ -217,7 +217,7 @@ class Register:
         self.record = record
 
     def claim(self, id: str, *, source: str, statement: str, paper: Any, measured: Any, check: Check,
-              expected_quick: str, kind: str | None = None, pass_verdict: str = REPRODUCED,
+              expected_quick: str, kind: str, pass_verdict: str = REPRODUCED,
               fail_verdict: str = NOT_REPRODUCED, checkable: bool = True, unavailable: str = "",
               note: str = "") -> None:
         """Record a claim whose verdict is decided by ``check`` (a :class:`Check` from a computation).
@@ -234,7 +234,7 @@ class Register:
             raise ValueError(f"id={id!r}: accepted values are non-empty strings without spaces")
         if any(c.id == id for c in self.claims):
             raise ValueError(f"id={id!r} is already registered in chapter {self.chapter.slug!r}")
-        if kind is not None and kind not in KINDS:
+        if kind not in KINDS:
             raise ValueError(f"kind={kind!r}: accepted values are {', '.join(KINDS)}")
         if not isinstance(check, Check):
             raise ValueError(f"check={check!r}: accepted values are claims.Check objects "
@@ -248,7 +248,7 @@ class Register:
             verdict = NOT_CHECKABLE
         c = Claim(id=id, source=source, statement=statement, paper=_fmt(paper), measured=_fmt(measured),
                   verdict=verdict, check=check.detail, expected_quick=expected_quick,
-                  scale=self.chapter.scale, seed=self.chapter.seed, note=note, kind=kind or "",
+                  scale=self.chapter.scale, seed=self.chapter.seed, note=note, kind=kind,
                   unavailable=unavailable, seeds_passed=check.seeds_passed, seeds_total=check.seeds_total)
         self.claims.append(c)
         self.save()  # after every claim: a run killed later (a paper-scale timeout) still leaves what it decided
