@@ -24,6 +24,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -218,7 +219,7 @@ def write_record(slug: str, *, scale: str, build: Path, figs: Path, run: dict[st
                       wall_s=round(wall_s, 1), peak_rss_mb=peak_rss_mb, commit=git["commit"], dirty=git["dirty"],
                       recorded=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), versions=package_versions(),
                       fingerprint=fingerprint(src, root), partial=bool(run.get("problems")),
-                      problems=list(run.get("problems", [])))
+                      problems=[re.sub(r" \(log: [^)]*\)", "", p) for p in run.get("problems", [])])
     root = (folder or records_dir()) / scale
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{slug}."))
