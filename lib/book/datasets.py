@@ -18,7 +18,7 @@ again whenever a full set is loaded. A second ``make data`` only re-verifies: no
 0: chapters register the claims that need the data as not checkable (``Register.claim(unavailable=...)``), see
 :func:`try_load`.
 
-Sources at load time, tried in this order (DESIGN.md, "Data"):
+Sources at load time, tried in this order:
 
 1. the user data folder: ``data_dir=`` or env ``DLT_DATA`` (default ``~/.cache/dlt-data``), laid out as
    ``<folder>/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``, the same four names under
