@@ -53,7 +53,7 @@ def recorded(tmp_path):
 
 def test_record_layout_fingerprint_and_figures(recorded):
     root, src, folder, out = recorded
-    assert sorted(p.name for p in out.iterdir()) == ["claims.json", "figures", "run.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["claims.json", "plots", "run.json"]
     meta = records.RecordMeta.load(out / "run.json")
     assert meta.wall_s == 12.3 and meta.peak_rss_mb == 456.0 and meta.device == "cpu" and not meta.partial
     # the chapter and the lib modules it imports, transitively (lib.stats; lib.book.claims imports lib.book.files)
@@ -64,7 +64,7 @@ def test_record_layout_fingerprint_and_figures(recorded):
     assert rec is not None and not rec.is_stale and rec.claims["a"]["measured"] == "0.42"
     fig = rec.figure("curve")
     assert fig["layout"]["title"]["text"] == "dense" and 0 < len(fig["data"][0]["x"]) < 100_000   # thinned
-    assert len((out / "figures" / "curve.json.gz").read_bytes()) <= records.MAX_FIGURE_BYTES
+    assert len((out / "plots" / "curve.json.gz").read_bytes()) <= records.MAX_FIGURE_BYTES
 
 
 def test_touching_the_chapter_makes_the_record_stale_and_the_page_says_so(recorded, tmp_path):

@@ -7,7 +7,7 @@ finished without an error, stores ``records/<scale>/<slug>/``:
 - ``claims.json``: the chapter's claims document, exactly as the run wrote it;
 - ``run.json``: :class:`RecordMeta` — wall time, device and its name, threads, peak memory, versions, the commit,
   the SHA-256 of the chapter source and of every ``lib/`` module it imports (transitively), ``partial``;
-- ``figures/<name>.json.gz``: every published figure's plotly JSON, gzipped (dense traces thinned to stay small).
+- ``plots/<name>.json.gz``: every published figure's plotly JSON, gzipped (dense traces thinned to stay small).
 
 A record is **stale** when its chapter's source or any of those ``lib/`` modules changed since it was made
 (:func:`staleness`): the book still shows its values, greyed, with the commit they came from. The record is
@@ -155,7 +155,7 @@ class Record:
 
     def figure(self, name: str) -> dict[str, Any] | None:
         """The recorded plotly figure dict ``name``, or None."""
-        p = self.folder / "figures" / f"{name}.json.gz"
+        p = self.folder / "plots" / f"{name}.json.gz"
         return json.loads(gzip.decompress(p.read_bytes())) if p.exists() else None
 
 
@@ -229,7 +229,7 @@ def write_record(slug: str, *, scale: str, build: Path, figs: Path, run: dict[st
         for f in sorted((figs / slug).glob("*.json")):
             if f.name.endswith(".provenance.json"):
                 continue
-            atomic_write_bytes(tmp / "figures" / f"{f.stem}.json.gz", _thin(json.loads(f.read_text())))
+            atomic_write_bytes(tmp / "plots" / f"{f.stem}.json.gz", _thin(json.loads(f.read_text())))
         final = root / slug
         old = root / f".{slug}.old"
         shutil.rmtree(old, ignore_errors=True)
