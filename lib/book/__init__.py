@@ -4,7 +4,9 @@ Contract (what a chapter may rely on; everything else is private):
 
 - :mod:`lib.book.runtime` — ``start_chapter(slug, scale=, seed=, device=)`` returns a ``Chapter``: the
   validated parameters, ``ch.pick(quick=, paper=)``, independent named random streams ``ch.rng(name)`` /
-  ``ch.generator(name)`` (seeds s and s+1 share no stream), provenance.
+  ``ch.generator(name)`` (seeds s and s+1 share no stream), provenance, and ``ch.cached(name, fn, **inputs)``.
+- :mod:`lib.book.cache` — resumable sweeps: at paper scale each expensive cell's result is kept on disk under a
+  key of its inputs, its code and the ``lib/`` modules' hashes, so an interrupted record continues.
 - :mod:`lib.book.claims` — ``Register(ch).claim(id, source=, statement=, paper=, measured=, check=, kind=,
   expected_quick=)``; the verdict is computed from a ``Check`` (``close_to``, ``at_least``, …) and is never
   written by hand; ``kind`` is ``exact`` | ``empirical`` | ``sanity``. ``reg.show()`` saves

@@ -17,6 +17,7 @@ import platform
 import subprocess
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -173,6 +174,16 @@ class Chapter:
     def rng(self, name: str | int = "main") -> np.random.Generator:
         """A numpy generator (PCG64) for the named stream ``name``."""
         return np.random.default_rng(self.seed_sequence(name))
+
+    def cached(self, name: str, fn: Callable[[], T], *, quick: bool = False, **inputs: Any) -> T:
+        """``fn()``, kept on disk at paper scale so that an interrupted run resumes (:mod:`lib.book.cache`).
+
+        ``inputs`` name every setting ``fn`` reads (they are part of the key, with ``fn``'s code and the ``lib/``
+        modules' hashes); ``fn`` draws only from generators it creates. At quick scale ``fn()`` is simply called.
+        """
+        from lib.book import cache
+
+        return cache.cached(self.slug, self.scale, self.seed, self.device, name, fn, quick=quick, **inputs)
 
     def elapsed(self) -> float:
         """Seconds since the chapter started."""
