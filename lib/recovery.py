@@ -289,3 +289,17 @@ def paired_z(err_a, err_b) -> float:
         raise ValueError("paired_z needs at least 2 finite paired differences")
     se = d.std(ddof=1) / np.sqrt(d.size)
     return 0.0 if se == 0 else float(d.mean() / se)
+
+
+def n_opt_grid(dims: list[tuple[int, int]], K: int, T: int, recipe: Recipe, *, generator: torch.Generator,
+               depth: int | None = None, p_recovery: float = 0.5, **kw) -> tuple[Grid, TeacherSweep]:
+    """The sample complexity of K fresh teachers per (d, m) in ``dims``: Algorithm 2 (``depth=None``, doubling
+    only) or Algorithm 4 (``depth`` bisection steps after it), all problems in one batched sweep.
+    Returns N_opt as a :class:`lib.grid.Grid` over axes ``config`` (the (d, m) pairs) and ``teacher`` — shape
+    (len(dims), K), inf where no N up to 2^14 recovers — and the sweep (for its call log)."""
+    sw = TeacherSweep.draw(dims, K, T, recipe, generator=generator, **kw)
+    if depth is None:
+        n = sample_complexity(sw.success_prob, sw.P, p_recovery=p_recovery)
+    else:
+        n = sample_complexity_dichotomy(sw.success_prob, sw.P, depth=depth, p_recovery=p_recovery)
+    return Grid(n.numpy().reshape(len(dims), K), {"config": dims, "teacher": range(K)}), sw

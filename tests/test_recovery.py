@@ -3,6 +3,8 @@ batched Algorithm 1."""
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -125,3 +127,17 @@ def test_loo_sq_errors_and_paired_z():
     assert paired_z(lin, lin) == 0.0
     with pytest.raises(ValueError, match="at least"):
         loo_sq_errors(lambda t, a, b: a + b * t, x[:3], y[:3], p0=(0.0, 1.0))
+
+
+def test_n_opt_grid_matches_the_two_algorithms_on_the_same_draw():
+    """n_opt_grid is Algorithm 2 / 4 on TeacherSweep.draw with the same generator state, laid out (config, teacher)."""
+    dims, K, T, rec = [(1, 2), (2, 2)], 2, 3, rc.Recipe(epochs=40)
+    for depth in (None, 2):
+        G, sw = rc.n_opt_grid(dims, K, T, rec, generator=torch.Generator().manual_seed(5), n_test=100, depth=depth)
+        ref_sw = rc.TeacherSweep.draw(dims, K, T, rec, generator=torch.Generator().manual_seed(5), n_test=100)
+        ref = (rc.sample_complexity(ref_sw.success_prob, ref_sw.P) if depth is None else
+               rc.sample_complexity_dichotomy(ref_sw.success_prob, ref_sw.P, depth=depth))
+        assert G.dims == ("config", "teacher") and G.shape == (2, 2)
+        assert [tuple(c) for c in G.coords("config")] == dims
+        np.testing.assert_array_equal(G.values.reshape(-1), ref.numpy())
+        assert len(sw.calls) == len(ref_sw.calls)
