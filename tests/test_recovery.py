@@ -4,7 +4,6 @@ batched Algorithm 1."""
 import math
 
 import numpy as np
-
 import pytest
 import torch
 from hypothesis import given, settings
