@@ -83,3 +83,19 @@ def test_a_killed_write_leaves_no_entry(build, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         ch.cached("cell", lambda: 1)
     assert not list(build.rglob("*.pkl"))
+
+
+def test_lib_modules_used_by_the_cell_are_in_the_key():
+    from lib import grid, recovery
+    from lib.book import records
+
+    def uses_recovery():
+        return recovery.Recipe()
+
+    def uses_nothing():
+        return 1
+    files = {f.name for f in records.module_closure(cache._walk(uses_recovery)[1])}
+    assert {"recovery.py", "teacher_student.py", "grid.py"} <= files       # recovery imports both
+    assert cache._walk(uses_nothing)[1] == set()
+    assert cache.lib_digest(uses_recovery) != cache.lib_digest(uses_nothing)
+    assert grid  # imported for the closure check above

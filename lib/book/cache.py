@@ -15,8 +15,9 @@ What the key holds (a cached value is reused only when every part is equal):
 - the keyword arguments given as ``**inputs`` (their ``repr``: name every setting the computation reads);
 - the compiled code of ``fn`` (its bytecode, constants and names, and those of the functions it calls that are
   defined beside it, in the chapter: editing them invalidates their entries);
-- the SHA-256 of every science ``lib/`` module the chapter imports — the same fingerprint that marks a record
-  stale (:func:`lib.book.records.fingerprint`), so a changed library never feeds an old number into a new record.
+- the SHA-256 of the science ``lib/`` modules that code uses (named in it, e.g. ``rc.recovery_grid``, and everything
+  they import): a changed library module never feeds an old number into a new record, and a change to a module
+  the cell does not use keeps its entry.
 
 Prose edits of the chapter do not invalidate anything, which is the point: a record can be remade after a text
 change by loading every sweep from disk.
@@ -32,9 +33,9 @@ are written atomically, so a killed run leaves no half entry.
 """
 from __future__ import annotations
 
-import functools
-import os
 import hashlib
+import inspect
+import os
 import pickle
 import re
 import time
@@ -56,10 +57,12 @@ def cache_dir(slug: str, scale: str, seed: int) -> Path:
     return build_dir() / "cache" / slug / f"{scale}-seed{seed}"
 
 
-def code_digest(fn: Callable[..., Any]) -> str:
-    """A digest of ``fn``'s compiled code: bytecode, constants (recursively for nested code) and names."""
+def _walk(fn: Callable[..., Any]) -> tuple[str, set[str]]:
+    """Digest of ``fn``'s compiled code (bytecode, constants, names; recursively through nested code and through the
+    functions defined beside it, in the chapter) and the ``lib`` modules that code refers to by name."""
     h = hashlib.sha256()
     seen: set[int] = set()
+    modules: set[str] = set()
 
     def add(code: Any, glob: dict[str, Any], module: str | None) -> None:
         if id(code) in seen:
@@ -72,28 +75,47 @@ def code_digest(fn: Callable[..., Any]) -> str:
                 add(c, glob, module)
             else:
                 h.update(repr(c).encode())
-        for name in code.co_names:  # helpers defined beside fn (in the chapter) are part of the computation
+        for name in code.co_names + code.co_freevars:
             g = glob.get(name)
-            if callable(g) and getattr(g, "__module__", None) == module and hasattr(g, "__code__"):
-                add(g.__code__, g.__globals__, module)
+            if g is None:
+                continue
+            owner = g.__name__ if inspect.ismodule(g) else getattr(g, "__module__", None)
+            if isinstance(owner, str) and owner.split(".")[0] == "lib":
+                modules.add(owner)                      # a library module (or one of its functions) the cell uses
+            elif callable(g) and owner == module and hasattr(g, "__code__"):
+                add(g.__code__, _env(g), module)         # a helper defined beside fn is part of the computation
 
     code = getattr(fn, "__code__", None)
     if code is None:
         raise ValueError(f"fn={fn!r}: accepted values are Python functions or lambdas (their code is part of the key)")
-    add(code, getattr(fn, "__globals__", {}), getattr(fn, "__module__", None))
-    return h.hexdigest()
+    add(code, _env(fn), getattr(fn, "__module__", None))
+    return h.hexdigest(), modules
 
 
-@functools.lru_cache(maxsize=32)
-def _lib_digest(slug: str) -> str:
+def _env(fn: Any) -> dict[str, Any]:
+    """The names ``fn`` can see: its globals, and its closure's cells (nested functions, lambdas in loops)."""
+    env = dict(getattr(fn, "__globals__", {}))
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        try:
+            env[name] = cell.cell_contents
+        except ValueError:  # an empty cell
+            pass
+    return env
+
+
+def code_digest(fn: Callable[..., Any]) -> str:
+    """A digest of ``fn``'s compiled code, and of the chapter-defined functions it calls (see :func:`_walk`)."""
+    return _walk(fn)[0]
+
+
+def lib_digest(fn: Callable[..., Any]) -> str:
+    """SHA-256 over the ``lib/`` science modules that ``fn`` uses (by name, directly or through the chapter's own
+    helpers) and everything they import: a changed module invalidates exactly the cells that depend on it."""
     from lib.book import records
 
-    src = ROOT / "book" / f"{slug}.md"
-    if not src.exists():  # a chapter run from elsewhere (tests): key on nothing from lib/
-        return "no-chapter-source"
-    fp = records.fingerprint(src)
-    fp.pop(str(src.relative_to(ROOT)), None)  # the chapter's own prose does not invalidate
-    return hashlib.sha256(repr(sorted(fp.items())).encode()).hexdigest()
+    files = records.module_closure(_walk(fn)[1])
+    return hashlib.sha256(repr([(str(f.relative_to(ROOT)), hashlib.sha256(f.read_bytes()).hexdigest())
+                                for f in files]).encode()).hexdigest()
 
 
 def _to_cpu(x: Any) -> Any:
@@ -128,7 +150,7 @@ def cached(slug: str, scale: str, seed: int, device: torch.device, name: str, fn
     if scale == "quick" and not (quick or os.environ.get("DLT_CACHE_QUICK") == "1"):
         return fn()
     key = hashlib.sha256(repr((slug, scale, seed, name, sorted((k, repr(v)) for k, v in inputs.items()),
-                               code_digest(fn), _lib_digest(slug))).encode()).hexdigest()[:16]
+                               code_digest(fn), lib_digest(fn))).encode()).hexdigest()[:16]
     path = cache_dir(slug, scale, seed) / f"{name}-{key}.pkl"
     if path.exists():
         entry = pickle.loads(path.read_bytes())

@@ -29,6 +29,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,13 @@ def _is_machinery(rel: str) -> bool:
 def lib_dependencies(src: Path) -> list[Path]:
     """The ``lib/`` science modules that chapter ``src`` imports, directly or through other ``lib/`` modules (the
     machinery under ``lib/book/`` is followed but not listed)."""
-    todo = [m for m in _imports(ast.parse(chapter_code(src))) if _module_file(m)]
+    return module_closure(_imports(ast.parse(chapter_code(src))))
+
+
+def module_closure(modules: Iterable[str]) -> list[Path]:
+    """The files of the ``lib/`` science modules named in ``modules`` and of every ``lib/`` module they import,
+    transitively (machinery under ``lib/book/`` is followed but not listed)."""
+    todo = [m for m in modules if _module_file(m)]
     seen: dict[Path, None] = {}
     while todo:
         f = _module_file(todo.pop())
