@@ -54,13 +54,9 @@ def _check_lr(lr: float) -> None:
         raise ValueError(f"lr={lr!r}: accepted values are > 0")
 
 
-class NAG(torch.optim.Optimizer):
-    """Algorithm 5 (L2521–2531): v_{t+1} = μ v_t + g_t ; x_{t+1} = x_t − α (g_t + μ v_{t+1}), v_1 = 0."""
-
-    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.9) -> None:
-        _check_lr(lr)
-        _check_unit("momentum", momentum)
-        super().__init__(params, dict(lr=lr, momentum=momentum))
+class _Elementwise(torch.optim.Optimizer):
+    """The loop every per-coordinate optimizer here shares: evaluate the closure, then call
+    :meth:`_update` on each parameter that has a gradient, with its state dict and its group."""
 
     @torch.no_grad()
     def step(self, closure=None):  # type: ignore[override]
@@ -69,20 +65,33 @@ class NAG(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            lr, mu = group["lr"], group["momentum"]
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state[p]
-                if "v" not in st:
-                    st["v"] = torch.zeros_like(p)
-                v = st["v"]
-                v.mul_(mu).add_(p.grad)
-                p.sub_(lr * (p.grad + mu * v))
+                if p.grad is not None:
+                    self._update(p, p.grad, self.state[p], group)
         return loss
 
+    def _update(self, p: Tensor, g: Tensor, st: dict, group: dict) -> None:
+        raise NotImplementedError
 
-class RMSProp(torch.optim.Optimizer):
+
+class NAG(_Elementwise):
+    """Algorithm 5 (L2521–2531): v_{t+1} = μ v_t + g_t ; x_{t+1} = x_t − α (g_t + μ v_{t+1}), v_1 = 0."""
+
+    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.9) -> None:
+        _check_lr(lr)
+        _check_unit("momentum", momentum)
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    def _update(self, p: Tensor, g: Tensor, st: dict, group: dict) -> None:
+        lr, mu = group["lr"], group["momentum"]
+        if "v" not in st:
+            st["v"] = torch.zeros_like(p)
+        v = st["v"]
+        v.mul_(mu).add_(g)
+        p.sub_(lr * (g + mu * v))
+
+
+class RMSProp(_Elementwise):
     """Algorithm 6 (L2537–2553) and two variants.
 
     ``placement="thesis"`` (default, Alg 6): v_t = β₂ v_{t−1} + (1−β₂)(g_t² + ξ), step α V_t^{−1/2} g_t
@@ -104,34 +113,23 @@ class RMSProp(torch.optim.Optimizer):
         super().__init__(params, dict(lr=lr, beta2=beta2, shift=shift, placement=placement, v0=v0,
                                       lr_decay=lr_decay))
 
-    @torch.no_grad()
-    def step(self, closure=None):  # type: ignore[override]
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            b2, xi = group["beta2"], group["shift"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state[p]
-                if "v" not in st:
-                    st["v"] = torch.full_like(p, group["v0"])
-                    st["t"] = 0
-                st["t"] += 1
-                lr = group["lr"] / math.sqrt(st["t"]) if group["lr_decay"] == "inv_sqrt" else group["lr"]
-                g, v = p.grad, st["v"]
-                if group["placement"] == "thesis":
-                    v.mul_(b2).add_((1 - b2) * (g * g + xi))
-                    p.sub_(lr * pinv_rsqrt(v) * g)
-                else:
-                    v.mul_(b2).add_((1 - b2) * g * g)
-                    p.sub_(lr * g / torch.sqrt(v + xi))
-        return loss
+    def _update(self, p: Tensor, g: Tensor, st: dict, group: dict) -> None:
+        b2, xi = group["beta2"], group["shift"]
+        if "v" not in st:
+            st["v"] = torch.full_like(p, group["v0"])
+            st["t"] = 0
+        st["t"] += 1
+        lr = group["lr"] / math.sqrt(st["t"]) if group["lr_decay"] == "inv_sqrt" else group["lr"]
+        v = st["v"]
+        if group["placement"] == "thesis":
+            v.mul_(b2).add_((1 - b2) * (g * g + xi))
+            p.sub_(lr * pinv_rsqrt(v) * g)
+        else:
+            v.mul_(b2).add_((1 - b2) * g * g)
+            p.sub_(lr * g / torch.sqrt(v + xi))
 
 
-class Adam(torch.optim.Optimizer):
+class Adam(_Elementwise):
     """Algorithm 7 (L2557–2575) with the §5.D step schedule α_t = α √(1−β₂^t)/(1−β₁^t) (L3233).
 
     x_{t+1} = x_t − α_t m_t/(√v_t + ζ). ``bias_correction=False`` uses α_t = α (Alg 7 with a constant step).
@@ -147,27 +145,16 @@ class Adam(torch.optim.Optimizer):
         super().__init__(params, dict(lr=lr, beta1=beta1, beta2=beta2, shift=shift,
                                       bias_correction=bias_correction))
 
-    @torch.no_grad()
-    def step(self, closure=None):  # type: ignore[override]
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            b1, b2, zeta = group["beta1"], group["beta2"], group["shift"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = self.state[p]
-                if "m" not in st:
-                    st["m"], st["v"], st["t"] = torch.zeros_like(p), torch.zeros_like(p), 0
-                st["t"] += 1
-                t, g, m, v = st["t"], p.grad, st["m"], st["v"]
-                m.mul_(b1).add_((1 - b1) * g)
-                v.mul_(b2).add_((1 - b2) * g * g)
-                a_t = group["lr"] * (math.sqrt(1 - b2**t) / (1 - b1**t) if group["bias_correction"] else 1.0)
-                p.sub_(a_t * m / (torch.sqrt(v) + zeta))
-        return loss
+    def _update(self, p: Tensor, g: Tensor, st: dict, group: dict) -> None:
+        b1, b2, zeta = group["beta1"], group["beta2"], group["shift"]
+        if "m" not in st:
+            st["m"], st["v"], st["t"] = torch.zeros_like(p), torch.zeros_like(p), 0
+        st["t"] += 1
+        t, m, v = st["t"], st["m"], st["v"]
+        m.mul_(b1).add_((1 - b1) * g)
+        v.mul_(b2).add_((1 - b2) * g * g)
+        a_t = group["lr"] * (math.sqrt(1 - b2**t) / (1 - b1**t) if group["bias_correction"] else 1.0)
+        p.sub_(a_t * m / (torch.sqrt(v) + zeta))
 
 
 # ------------------------------------------------------------------------------------------- batched form
