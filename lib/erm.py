@@ -258,6 +258,8 @@ def gd_baseline(X: np.ndarray, y: np.ndarray, w: int, R: int, steps: int, lr: fl
     """
     import torch
 
+    from .relu_fit import adam_cosine
+
     dev = device or generator.device
     Xt = torch.as_tensor(X, dtype=torch.float64, device=dev)
     yt = torch.as_tensor(y, dtype=torch.float64, device=dev)
@@ -265,17 +267,8 @@ def gd_baseline(X: np.ndarray, y: np.ndarray, w: int, R: int, steps: int, lr: fl
     A = torch.randn(R, w, n, generator=generator, device=dev, dtype=torch.float64).requires_grad_()
     b = torch.randn(R, w, generator=generator, device=dev, dtype=torch.float64).requires_grad_()
     a2 = torch.randn(R, w, generator=generator, device=dev, dtype=torch.float64).requires_grad_()
-    opt = torch.optim.Adam([A, b, a2], lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-
     def losses():
         h = torch.relu(torch.einsum("rwn,dn->rdw", A, Xt) + b[:, None, :])
         return ((h * a2[:, None, :]).sum(-1) - yt).pow(2).mean(-1)
 
-    for _ in range(steps):
-        opt.zero_grad()
-        losses().sum().backward()
-        opt.step()
-        sched.step()
-    with torch.no_grad():
-        return losses().cpu().numpy()
+    return adam_cosine([A, b, a2], losses, steps, lr).cpu().numpy()

@@ -181,12 +181,17 @@ def streamed_normal_equations(
     chunks: Iterable[tuple[torch.Tensor, torch.Tensor]],
     lift_fn: LiftFn,
     acc_dtype: torch.dtype = torch.float64,
+    *,
+    syrk: bool = False,
 ) -> NormalEquations:
     """Accumulate X^T X and X^T Y over (raw rows, targets) chunks; the lifted X is never stored.
 
-    Each chunk is lifted (``lift_fn``), cast to ``acc_dtype`` and added with ``addmm`` (symmetric
-    rank-k update); memory is O(p^2 + chunk * p).
+    Each chunk is lifted (``lift_fn``), cast to ``acc_dtype`` and added with ``addmm``, or with one symmetric
+    rank-k product per chunk when ``syrk`` (float64 only: half the flops; ``XtX`` symmetrised at the end);
+    memory is O(p^2 + chunk * p).
     """
+    if syrk and acc_dtype != torch.float64:
+        raise ValueError(f"acc_dtype={acc_dtype}: syrk=True accepts torch.float64 only")
     t0 = time.perf_counter()
     XtX = XtY = yty = None
     n = 0
@@ -198,13 +203,18 @@ def streamed_normal_equations(
             XtX = torch.zeros((p, p), dtype=acc_dtype, device=F.device)
             XtY = torch.zeros((p, c), dtype=acc_dtype, device=F.device)
             yty = torch.zeros((c,), dtype=acc_dtype, device=F.device)
-        XtX.addmm_(F.T, F)
+        if syrk:
+            _syrk_update(XtX, F)
+        else:
+            XtX.addmm_(F.T, F)
         XtY.addmm_(F.T, Yc)
         yty += (Yc * Yc).sum(0)
         n += F.shape[0]
         del F
     if XtX is None:
         raise ValueError("chunks must yield at least one (X, Y) chunk")
+    if syrk and XtX.device.type == "cpu":        # dsyrk filled the upper triangle; the lower is still 0
+        XtX.add_(torch.triu(XtX, 1).T)            # full symmetric matrix, one (p, p) temporary
     return NormalEquations(XtX=XtX, XtY=XtY, n=n, yty=yty, seconds=time.perf_counter() - t0)
 
 
@@ -336,30 +346,10 @@ def streamed_gram(
     chunks: Iterable[tuple[torch.Tensor, torch.Tensor]],
     lift_fn: LiftFn,
 ) -> NormalEquations:
-    """Like :func:`streamed_normal_equations` (eq. 3.9 of thesis 000, L1060) but with one symmetric rank-k
-    product (``syrk``) per chunk in float64, i.e. half the flops of ``addmm``; the returned ``XtX`` is
-    symmetrised at the end. Memory: one (p, p) float64 matrix plus one lifted chunk."""
-    t0 = time.perf_counter()
-    G = XtY = yty = None
-    n = 0
-    for Xc, Yc in chunks:
-        F = lift_fn(Xc).to(torch.float64)
-        Yc = Yc.to(device=F.device, dtype=torch.float64)
-        if G is None:
-            p, c = F.shape[1], Yc.shape[1]
-            G = torch.zeros((p, p), dtype=torch.float64, device=F.device)
-            XtY = torch.zeros((p, c), dtype=torch.float64, device=F.device)
-            yty = torch.zeros((c,), dtype=torch.float64, device=F.device)
-        _syrk_update(G, F)
-        XtY.addmm_(F.T, Yc)
-        yty += (Yc * Yc).sum(0)
-        n += F.shape[0]
-        del F
-    if G is None:
-        raise ValueError("chunks must yield at least one (X, Y) chunk")
-    if G.device.type == "cpu" and G.dtype == torch.float64:   # dsyrk filled the upper triangle; the lower is still 0
-        G.add_(torch.triu(G, 1).T)                        # full symmetric matrix, one (p, p) temporary
-    return NormalEquations(XtX=G, XtY=XtY, n=n, yty=yty, seconds=time.perf_counter() - t0)
+    """:func:`streamed_normal_equations` (eq. 3.9 of thesis 000, L1060) in float64 with one symmetric rank-k
+    product (``syrk``) per chunk, i.e. half the flops of ``addmm``; the returned ``XtX`` is symmetric.
+    Memory: one (p, p) float64 matrix plus one lifted chunk."""
+    return streamed_normal_equations(chunks, lift_fn, torch.float64, syrk=True)
 
 
 @dataclass

@@ -12,7 +12,7 @@ switches off the units a net does not have, so nets of different widths train to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -20,6 +20,22 @@ import torch
 from .relu_constructions import ReLUNet
 
 __all__ = ["train_masked_mlps"]
+
+
+def adam_cosine(params: Sequence[torch.Tensor], losses: Callable[[], torch.Tensor], steps: int, lr: float
+                ) -> torch.Tensor:
+    """Train stacked models together: Adam with a cosine-annealed step on ``losses().sum()`` (each model's
+    gradient is its own, since the models share no parameter). ``losses() -> (B,)``; returns the final (B,)
+    losses, detached."""
+    opt = torch.optim.Adam(list(params), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    for _ in range(steps):
+        opt.zero_grad()
+        losses().sum().backward()
+        opt.step()
+        sched.step()
+    with torch.no_grad():
+        return losses()
 
 
 def train_masked_mlps(X: np.ndarray, y: np.ndarray, widths: Sequence[Sequence[int]], steps: int, lr: float,
@@ -55,9 +71,6 @@ def train_masked_mlps(X: np.ndarray, y: np.ndarray, widths: Sequence[Sequence[in
     c = (torch.randn(B, wmax[-1], generator=generator, device=dev) / np.sqrt(wmax[-1])).requires_grad_()
     c0 = torch.zeros(B, device=dev, requires_grad=True)
     params += [c, c0]
-    opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-
     def forward() -> torch.Tensor:
         h = Xt.expand(B, -1, -1)                                     # (B, N, n)
         for i in range(L):
@@ -69,13 +82,7 @@ def train_masked_mlps(X: np.ndarray, y: np.ndarray, widths: Sequence[Sequence[in
         r = forward() - yt
         return r.abs().mean(1) if loss == "l1" else r.pow(2).mean(1)
 
-    for _ in range(steps):
-        opt.zero_grad()
-        losses().sum().backward()
-        opt.step()
-        sched.step()
-    with torch.no_grad():
-        final = losses().double().cpu().numpy()
+    final = adam_cosine(params, losses, steps, lr).double().cpu().numpy()
     nets = []
     P = [p.detach().double().cpu().numpy() for p in params]
     for bi, w in enumerate(widths):
