@@ -29,7 +29,8 @@ result must pickle (tensors are stored on the CPU and moved back to the chapter'
 At ``quick`` scale nothing is cached unless ``quick=True`` is passed (or env ``DLT_CACHE_QUICK=1``, which tests
 use to check that a chapter resumed from its cache gives byte-identical claims): CI re-executes every cell.
 Entries live in ``<build>/cache/<slug>/<scale>-seed<seed>/<name>-<key>.pkl`` (``make clean`` removes them) and
-are written atomically, so a killed run leaves no half entry.
+are written atomically, so a killed run leaves no half entry. ``make record`` runs a chapter in a private build
+folder but points ``DLT_CACHE_DIR`` at the repository's ``_build/cache``, so a stopped record resumes.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from lib.book.files import ROOT, atomic_write_bytes, build_dir
+from lib.book.files import ROOT, atomic_write_bytes, cache_root
 
 T = TypeVar("T")
 
@@ -54,7 +55,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,80}$")
 
 def cache_dir(slug: str, scale: str, seed: int) -> Path:
     """The folder that holds a chapter run's cached cells."""
-    return build_dir() / "cache" / slug / f"{scale}-seed{seed}"
+    return cache_root() / slug / f"{scale}-seed{seed}"
 
 
 def _walk(fn: Callable[..., Any]) -> tuple[str, set[str]]:

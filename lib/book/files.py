@@ -11,6 +11,7 @@ Folders (each overridable by an environment variable, for tests and for re-execu
 | --- | --- | --- |
 | :data:`ROOT` | the repository | — |
 | :func:`build_dir` | ``<ROOT>/_build`` | ``DLT_BUILD_DIR`` |
+| :func:`cache_root` | ``<build>/cache`` | ``DLT_CACHE_DIR`` |
 | :func:`figures_dir` | ``<ROOT>/figures`` | ``FIG_DIR`` |
 | :func:`records_dir` | ``<ROOT>/records`` | ``DLT_RECORDS_DIR`` |
 """
@@ -32,6 +33,12 @@ ROOT: Path = Path(__file__).resolve().parents[2]
 def build_dir() -> Path:
     """``_build/`` (or env ``DLT_BUILD_DIR``): executed claims, run records, HTML."""
     return Path(os.environ.get("DLT_BUILD_DIR", ROOT / "_build"))
+
+
+def cache_root() -> Path:
+    """``_build/cache/`` (or env ``DLT_CACHE_DIR``): resumable sweep cells (:mod:`lib.book.cache`). A record runs in
+    a private build folder but keeps this one, so that its finished cells outlive the run."""
+    return Path(os.environ.get("DLT_CACHE_DIR", build_dir() / "cache"))
 
 
 def figures_dir() -> Path:

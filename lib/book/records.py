@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from lib.book.files import ROOT, atomic_write_bytes, atomic_write_json, records_dir
+from lib.book.files import ROOT, atomic_write_bytes, atomic_write_json, cache_root, records_dir
 
 #: Keep one figure's compressed JSON under this many bytes by thinning its longest traces.
 MAX_FIGURE_BYTES = 400_000
@@ -264,6 +264,7 @@ def record(slug: str, *, scale: str = "paper", device: str = "auto", seed: int =
         raise ValueError(f"slug={slug!r} is not a chapter; accepted values: {', '.join(sorted(srcs))}")
     with tempfile.TemporaryDirectory(prefix=f"dlt-record-{slug}-") as work:
         build, figs = Path(work) / "_build", Path(work) / "figures"
+        os.environ["DLT_CACHE_DIR"] = str(cache_root())   # finished sweep cells outlive the private build folder
         os.environ["DLT_BUILD_DIR"], os.environ["FIG_DIR"] = str(build), str(figs)
         print(f"{slug} at {scale} scale: progress and cell output in {build / 'logs' / f'{slug}.log'} (tail -f it)",
               flush=True)
