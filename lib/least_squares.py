@@ -52,6 +52,23 @@ def accuracy(F: torch.Tensor, beta: torch.Tensor, y: torch.Tensor) -> torch.Tens
     return (s.argmax(-1) == y.to(s.device)).to(torch.float64).mean(-1)
 
 
+def row_gram_lower(X: torch.Tensor) -> torch.Tensor:
+    """X X^T per problem, X: (G, B, p) -> (G, B, B) in X's dtype, valid in the LOWER triangle (the strict upper
+    triangle is unspecified). On the CPU in float32/float64 this is one BLAS ``syrk`` per problem (half the flops
+    of ``bmm``, measured 2x faster at B = 2,000, p = 10,155); elsewhere ``bmm``."""
+    if X.device.type != "cpu" or X.dtype not in (torch.float32, torch.float64) or X.requires_grad:
+        return torch.bmm(X, X.transpose(1, 2))
+    from scipy.linalg.blas import dsyrk, ssyrk
+
+    syrk = ssyrk if X.dtype == torch.float32 else dsyrk
+    out = torch.empty((X.shape[0], X.shape[1], X.shape[1]), dtype=X.dtype)
+    for g in range(X.shape[0]):
+        Xn = X[g].contiguous().numpy()                 # (B, p) C-order = (p, B) Fortran-order view Xn.T
+        Kn = syrk(1.0, Xn.T, trans=1, lower=1)         # (Xn.T)^T (Xn.T) = Xn Xn^T, lower triangle, Fortran order
+        out[g] = torch.from_numpy(Kn)
+    return out
+
+
 def min_norm_dual(
     X: torch.Tensor,
     Y: torch.Tensor,
@@ -83,13 +100,14 @@ def min_norm_dual(
         beta[:, intercept_col, :] = 0
         beta[:, intercept_col, :] = (my - torch.bmm(mx, beta.to(mx.dtype)))[:, 0, :].to(beta.dtype)
         return beta
-    K = torch.bmm(X, X.transpose(1, 2)).to(solve_dtype)
+    K = row_gram_lower(X).to(solve_dtype)
     B = K.shape[-1]
     tr = K.diagonal(dim1=1, dim2=2).sum(-1)
     lam = (rel_jitter * tr / B).clamp(min=torch.finfo(solve_dtype).tiny)
     K = K + lam[:, None, None] * torch.eye(B, dtype=solve_dtype, device=K.device)
-    L, info = torch.linalg.cholesky_ex(K)
+    L, info = torch.linalg.cholesky_ex(K)          # reads the lower triangle only
     if bool((info != 0).any()):  # fall back to a pseudo-inverse for the failing problems
+        K = torch.tril(K) + torch.tril(K, -1).transpose(1, 2)
         alpha = torch.linalg.pinv(K, hermitian=True) @ Y.to(solve_dtype)
     else:
         alpha = torch.cholesky_solve(Y.to(solve_dtype), L)

@@ -167,3 +167,25 @@ def test_min_norm_from_path_equals_solve_min_norm():
     ref = ls.solve_min_norm(ne)
     assert sol.rank == ref.rank == 11
     torch.testing.assert_close(X @ sol.beta, X @ ref.beta, atol=1e-8, rtol=0)
+
+
+def test_row_gram_lower_matches_bmm_on_the_lower_triangle():
+    g = torch.Generator().manual_seed(3)
+    for dtype in (torch.float32, torch.float64):
+        X = torch.randn(3, 7, 11, generator=g, dtype=dtype)
+        K = ls.row_gram_lower(X)
+        ref = torch.bmm(X, X.transpose(1, 2))
+        tol = 1e-5 if dtype == torch.float32 else 1e-12
+        assert torch.allclose(torch.tril(K), torch.tril(ref), atol=tol, rtol=tol)
+
+
+def test_min_norm_dual_rank_deficient_falls_back_to_pinv():
+    """Duplicate rows make the Gram singular; the fallback must still give the pseudo-inverse solution."""
+    g = torch.Generator().manual_seed(4)
+    X = torch.randn(1, 4, 9, generator=g, dtype=torch.float64)
+    X[0, 3] = X[0, 2]
+    Y = torch.randn(1, 4, 2, generator=g, dtype=torch.float64)
+    Y[0, 3] = Y[0, 2]
+    beta = ls.min_norm_dual(X, Y, rel_jitter=0.0)
+    ref = torch.linalg.pinv(X[0]) @ Y[0]
+    assert torch.allclose(beta[0], ref, atol=1e-8)
