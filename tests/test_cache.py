@@ -99,3 +99,18 @@ def test_lib_modules_used_by_the_cell_are_in_the_key():
     assert cache._walk(uses_nothing)[1] == set()
     assert cache.lib_digest(uses_recovery) != cache.lib_digest(uses_nothing)
     assert grid  # imported for the closure check above
+
+
+def test_arrays_are_keyed_by_content_not_by_their_elided_repr():
+    import numpy as np
+    a = np.zeros(5000)
+    b = a.copy()
+    b[2500] = 1.0                       # repr(a) == repr(b): numpy elides the middle of long arrays
+    assert repr(a) == repr(b)
+    assert cache._key_repr(a) != cache._key_repr(b)
+    assert cache._key_repr([a, {"x": torch.zeros(3)}]) == cache._key_repr([a.copy(), {"x": torch.zeros(3)}])
+
+
+def test_values_without_arrays_keep_their_plain_repr():
+    for v in ([1, 2], (3, "a"), {"k": [1.5]}, "s", 4):
+        assert cache._key_repr(v) == repr(v)

@@ -12,7 +12,8 @@ and the next run of the same chapter at the same scale and seed loads the result
 What the key holds (a cached value is reused only when every part is equal):
 
 - the chapter's slug, scale and seed, and the cell's ``name``;
-- the keyword arguments given as ``**inputs`` (their ``repr``: name every setting the computation reads);
+- the keyword arguments given as ``**inputs`` (their ``repr``; arrays and tensors by a hash of their bytes): name
+  every setting and every data array the computation reads;
 - the compiled code of ``fn`` (its bytecode, constants and names, and those of the functions it calls that are
   defined beside it, in the chapter: editing them invalidates their entries);
 - the SHA-256 of the science ``lib/`` modules that code uses (named in it, e.g. ``rc.recovery_grid``, and everything
@@ -44,6 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
 
 from lib.book.files import ROOT, atomic_write_bytes, cache_root
@@ -119,6 +121,32 @@ def lib_digest(fn: Callable[..., Any]) -> str:
                                 for f in files]).encode()).hexdigest()
 
 
+def _holds_array(v: Any) -> bool:
+    if isinstance(v, (torch.Tensor, np.ndarray)):
+        return True
+    if isinstance(v, dict):
+        return any(_holds_array(x) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return any(_holds_array(x) for x in v)
+    return False
+
+
+def _key_repr(v: Any) -> str:
+    """``repr`` for the key, except that arrays and tensors (whose ``repr`` elides the middle) are represented by
+    their shape, dtype and a SHA-256 of their bytes. Values holding no array keep their plain ``repr``."""
+    if not _holds_array(v):
+        return repr(v)
+    if isinstance(v, torch.Tensor):
+        v = v.detach().cpu().numpy()
+    if isinstance(v, np.ndarray):
+        return f"ndarray{v.shape}{v.dtype}:{hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()}"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k!r}: {_key_repr(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return type(v).__name__ + "[" + ", ".join(_key_repr(x) for x in v) + "]"
+    return repr(v)
+
+
 def _to_cpu(x: Any) -> Any:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu()
@@ -150,7 +178,7 @@ def cached(slug: str, scale: str, seed: int, device: torch.device, name: str, fn
         raise ValueError(f"name={name!r}: accepted values are 1-81 characters of letters, digits, '_', '.', '-'")
     if scale == "quick" and not (quick or os.environ.get("DLT_CACHE_QUICK") == "1"):
         return fn()
-    key = hashlib.sha256(repr((slug, scale, seed, name, sorted((k, repr(v)) for k, v in inputs.items()),
+    key = hashlib.sha256(repr((slug, scale, seed, name, sorted((k, _key_repr(v)) for k, v in inputs.items()),
                                code_digest(fn), lib_digest(fn))).encode()).hexdigest()[:16]
     path = cache_dir(slug, scale, seed) / f"{name}-{key}.pkl"
     if path.exists():
