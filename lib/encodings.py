@@ -5,13 +5,20 @@
   ``C X C^T`` (batched, torch; equals ``scipy.fft.dctn(x, norm="ortho")``).
 * :func:`topk_mask` -- the per-image thresholding: keep the ``k`` coefficients of largest magnitude (Fig 3.9).
 * :func:`survival_frequency` / :func:`encoding_factor` -- Fig 3.10 and Table 3.4 (eq. 3.7 with a
-  minimum frequency p: the fraction of positions kept in at least a fraction p of the images).
+  minimum frequency p: the fraction of positions kept in at least a fraction p of the images);
+  :func:`encoding_factor_curve` -- the factor against the number of coefficients kept per image.
+* :func:`pca_pr_accuracy` -- Fig 3.6: PCA to k components, degree-2 PR (one-vs-all least squares) on the scores;
+  :func:`concavity` -- the shape of its accuracy curve (thesis L896-904).
+
+Used by the chapter ``polynomial_regression_images``.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -81,3 +88,66 @@ def encoding_factor(freq: torch.Tensor, p: float = 0.05) -> float:
     if not 0 <= p <= 1:
         raise ValueError(f"p must be in [0, 1], got {p}")
     return float((freq >= p).to(torch.float64).mean()) if p > 0 else float((freq > 0).to(torch.float64).mean())
+
+
+def encoding_factor_curve(X: torch.Tensor, keep: list[int], p: float = 0.05) -> tuple[np.ndarray, torch.Tensor]:
+    """Table 3.4 against the kept count: for each k in ``keep``, the encoding factor (:func:`encoding_factor`) of the
+    per-image top-k DCT masks of images X: (n, H, W). Returns (factors (len(keep),), frequencies (len(keep), H, W))."""
+    C = dct2(X)
+    freqs = torch.stack([survival_frequency(topk_mask(C, k)) for k in keep])
+    return np.array([encoding_factor(f, p) for f in freqs]), freqs
+
+
+def pca_pr_accuracy(X_tr: torch.Tensor, y_tr: torch.Tensor, X_te: torch.Tensor, y_te: torch.Tensor,
+                    ks: list[int], chunk_rows: int = 5000) -> tuple[np.ndarray, torch.Tensor]:
+    """Fig 3.6 (thesis L890-904): PCA of the training images to k components, then degree-2 PR on the scores.
+
+    Features: intercept, the k scores and their deduplicated products (``1 + k + k(k+1)/2``; the span of the
+    thesis's k^2 ordered products plus the degree-1 terms), one-vs-all least squares streamed over row chunks and
+    solved min-norm (``least_squares.solve_normal_equations``, eigh). X_tr: (n, H, W) images, y_tr: (n,) classes.
+    Returns (accuracy (len(ks), 2) with columns [in-sample, out-of-sample], principal axes (max(ks), H*W)).
+    """
+    from lib import least_squares as ls
+    from lib import polyfeatures as pf
+
+    if not ks or any(k < 1 for k in ks):
+        raise ValueError(f"ks must be a non-empty list of positive ints, got {ks}")
+    mu, comps = pca_fit(X_tr, max(ks))
+    Z_tr, Z_te = pca_transform(X_tr, mu, comps), pca_transform(X_te, mu, comps)
+    rows = []
+    for k in ks:
+        tab = pf.monomial_tables(k, 2, "dedup")
+
+        def lift(z: torch.Tensor, tab: pf.MonomialTables = tab, k: int = k) -> torch.Tensor:
+            return pf.lift(z[:, :k], tab)
+
+        ne = ls.streamed_normal_equations(ls.iter_chunks(Z_tr, ls.one_hot(y_tr).to(Z_tr.dtype), chunk_rows), lift)
+        beta = ls.solve_normal_equations(ne, "eigh").beta
+        rows.append((float(ls.accuracy(lift(Z_tr), beta, y_tr)), float(ls.accuracy(lift(Z_te), beta, y_te))))
+    return np.array(rows), comps
+
+
+@dataclass(frozen=True)
+class Concavity:
+    """Shape of an accuracy curve ``y_test(x)`` (x ascending): ``chord_gap`` = min over interior points of
+    (y - the chord between the end points), >= 0 for a concave curve; ``first_gain`` / ``last_gain`` = the slope of
+    the first and the last step; ``min_train_step`` = the smallest step of ``y_train`` (>= 0: never decreasing)."""
+
+    chord_gap: float
+    first_gain: float
+    last_gain: float
+    min_train_step: float
+
+
+def concavity(x: list[float], y_test: np.ndarray, y_train: np.ndarray) -> Concavity:
+    """Fig 3.6's shape (thesis L896-898): concave test accuracy, increasing in-sample accuracy. Needs >= 3 points."""
+    x_, yt, yr = np.asarray(x, float), np.asarray(y_test, float), np.asarray(y_train, float)
+    if x_.ndim != 1 or len(x_) < 3 or yt.shape != x_.shape or yr.shape != x_.shape:
+        raise ValueError(f"x, y_test, y_train must be 1-D of the same length >= 3, got {x_.shape}, {yt.shape}, "
+                         f"{yr.shape}")
+    if np.any(np.diff(x_) <= 0):
+        raise ValueError("x must be strictly ascending")
+    chord = np.interp(x_[1:-1], x_[[0, -1]], yt[[0, -1]])
+    slopes = np.diff(yt) / np.diff(x_)
+    return Concavity(chord_gap=float((yt[1:-1] - chord).min()), first_gain=float(slopes[0]),
+                     last_gain=float(slopes[-1]), min_train_step=float(np.diff(yr).min()))

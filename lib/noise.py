@@ -8,6 +8,9 @@
   clipped to the image.
 * :func:`relative_change` -- ``A(n)/A(0) - 1`` ("higher is better"; the thesis's
   ``(A(0) - A(n))/A(0)`` has the opposite sign).
+* :func:`robustness_curves` -- accuracy of several models under one noise model, by level and draw
+  (Figs 3.23-3.24); :func:`smaller_relative_drop` -- whether one model's relative change is above another's at
+  every noise level (thesis L1340-1352).
 
 All functions are vectorised over images; device follows the inputs; randomness from an explicit
 ``torch.Generator``.
@@ -16,7 +19,9 @@ All functions are vectorised over images; device follows the inputs; randomness 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 
+import numpy as np
 import torch
 
 
@@ -83,3 +88,30 @@ def local_noise(X: torch.Tensor, area: float, generator: torch.Generator, **kwar
 def relative_change(acc: torch.Tensor, acc0: torch.Tensor | float) -> torch.Tensor:
     """A(n)/A(0) - 1: 0 without noise, negative when accuracy falls."""
     return acc / acc0 - 1.0
+
+
+def robustness_curves(predictors: Mapping[str, Callable[[torch.Tensor], torch.Tensor]], X: torch.Tensor,
+                      y: torch.Tensor, levels: list[float],
+                      apply: Callable[[torch.Tensor, float, torch.Generator], torch.Tensor], draws: int,
+                      generator: torch.Generator) -> np.ndarray:
+    """Accuracy of each model under noise: ``predictors`` maps a name to ``f(noisy images (n, H, W) in [0, 1]) ->
+    predicted classes (n,)``; ``apply`` is :func:`global_noise` or :func:`local_noise`. Every (level, draw) draws
+    fresh noise from ``generator``, shared by all models (a paired comparison). Returns (models, levels, draws)."""
+    if draws < 1 or not levels:
+        raise ValueError(f"need draws >= 1 and at least one level, got {draws} and {levels}")
+    acc = np.zeros((len(predictors), len(levels), draws))
+    for j, lev in enumerate(levels):
+        for r in range(draws):
+            Xn = apply(X, lev, generator)
+            for i, f in enumerate(predictors.values()):
+                acc[i, j, r] = float((f(Xn).to(y.device) == y).double().mean())
+    return acc
+
+
+def smaller_relative_drop(acc_a: np.ndarray, acc_b: np.ndarray) -> bool:
+    """Whether model a loses relatively less than model b at every noise level: ``A_a(n)/A_a(0) - 1 >=
+    A_b(n)/A_b(0) - 1`` for every level after the first (the noise-free one). acc_*: (levels,)."""
+    a, b = np.asarray(acc_a, float), np.asarray(acc_b, float)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise ValueError(f"acc_a and acc_b must be 1-D of equal length >= 2, got {a.shape} and {b.shape}")
+    return bool(np.all(a[1:] / a[0] - 1 >= b[1:] / b[0] - 1))

@@ -190,6 +190,14 @@ def linf_fit_lp(degree: int, x: np.ndarray, w: np.ndarray) -> LinfFit:
     return LinfFit(coef=coef, value=value, lower_bound=lower, alternation=idx, signs=signs)
 
 
+def is_certified(fit: LinfFit, rtol: float = 1e-9) -> bool:
+    """Whether an L-infinity fit of degree ``k = len(fit.coef) - 1`` is certified optimal: Chebyshev alternation at
+    ``>= k + 2`` points with alternating signs, and a dual bound equal to the value within ``rtol`` (strong duality)."""
+    k = len(fit.coef) - 1
+    alternates = len(fit.alternation) >= k + 2 and bool(np.all(fit.signs[1:] == -fit.signs[:-1]))
+    return bool(alternates and abs(fit.lower_bound - fit.value) <= rtol * abs(fit.value))
+
+
 def hermite_relu_coeffs(k: int) -> np.ndarray:
     """c_0..c_k with relu(u) = sum_j c_j He_j(u) for u ~ N(0,1) (probabilists' Hermite): (k+1,).
 

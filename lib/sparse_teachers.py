@@ -115,3 +115,56 @@ def walsh_energy_by_degree(W: torch.Tensor, activation: str = "relu") -> torch.T
     coef = F.reshape(K, 2**d)                                                     # coef[:, S] = f_hat(S), S as bits
     deg = bits.sum(1)                                                             # |S| = popcount
     return torch.zeros((K, d + 1), dtype=W.dtype, device=W.device).index_add_(1, deg, coef**2)
+
+
+def degree_medians(activations: tuple[str, ...], degrees: tuple[int, ...], ds: list[int], ms: list[int], n: int,
+                   K: int, generator: torch.Generator) -> torch.Tensor:
+    """Table 3.1 (thesis L811-817): median out-of-sample R² of degree-k PR over a pooled grid of teachers.
+
+    For every activation and degree, K fresh teachers at every (d, m) of ``ds`` x ``ms``, ``n`` training and
+    ``n`` test points (:func:`run_config`); each configuration draws from its own generator seeded from
+    ``generator``. Returns medians: (len(activations), len(degrees)).
+    """
+    out = torch.empty((len(activations), len(degrees)), dtype=torch.float64)
+    for i, act in enumerate(activations):
+        for j, deg in enumerate(degrees):
+            runs = []
+            for d in ds:
+                for m in ms:
+                    seed = int(torch.randint(0, 2**31, (1,), generator=generator))
+                    runs.append(run_config(K, d, m, n, deg, torch.Generator().manual_seed(seed), act).r2_out)
+            out[i, j] = torch.cat(runs).median()
+    return out
+
+
+def wrong_parity_share(W: torch.Tensor, activation: str) -> torch.Tensor:
+    """Share of a teacher's variance (Walsh energy at degrees >= 1) at the degrees the parity x -> -x forbids.
+
+    ReLU = z/2 + |z|/2: a linear function plus an even one, so no odd degree >= 3; sigmoid = 1/2 + an odd
+    function, so no even degree >= 2 (thesis Table 3.1, L811-817). W (K, d, m) -> (K,), exactly 0 up to
+    float64 rounding for these two activations (:func:`walsh_energy_by_degree`).
+    """
+    E = walsh_energy_by_degree(W, activation)[:, 1:]                 # (K, d): degrees 1..d
+    share = E / E.sum(1, keepdim=True)
+    if activation == "relu":
+        return share[:, 2::2].sum(1)                                 # degrees 3, 5, ...
+    if activation == "sigmoid":
+        return share[:, 1::2].sum(1)                                 # degrees 2, 4, ...
+    raise ValueError(f"activation must be 'relu' or 'sigmoid', got {activation!r}")
+
+
+def settling_point(x: list[float], y: list[float], level: float) -> float:
+    """The smallest ``x[i]`` from which ``y`` stays below ``level`` (``y[j] < level`` for every j >= i); x ascending.
+
+    Fig 3.2 (thesis L799-803): the n/p from which the generalisation gap stays small. NaN when ``y[-1] >= level``.
+    """
+    if len(x) != len(y) or not len(x):
+        raise ValueError(f"x and y must be non-empty and of equal length, got {len(x)} and {len(y)}")
+    if any(b <= a for a, b in zip(x, x[1:])):
+        raise ValueError("x must be strictly ascending")
+    out = float("nan")
+    for xi, yi in zip(reversed(x), reversed(y)):
+        if not yi < level:
+            break
+        out = float(xi)
+    return out

@@ -61,3 +61,22 @@ def test_bad_input():
         noise.global_noise(_imgs(2), -1.0, torch.Generator())
     with pytest.raises(ValueError, match="area"):
         noise.patch_masks(2, -1.0, torch.Generator())
+
+
+def test_robustness_curves_paired_and_shaped():
+    X = _imgs(40)
+    y = (X.float().mean((1, 2)) > 127).long()
+    preds = {"constant": lambda Xn: torch.ones(len(Xn), dtype=torch.long),
+             "brightness": lambda Xn: (Xn.mean((1, 2)) > 127 / 255).long()}
+    acc = noise.robustness_curves(preds, X, y, [0.0, 0.5, 1.0], noise.global_noise, 2, torch.Generator().manual_seed(2))
+    assert acc.shape == (2, 3, 2)
+    assert (acc[0] == float((y == 1).double().mean())).all()                  # ignores its input
+    assert (acc[1, 0] == 1.0).all()                                           # exact without noise
+    assert noise.smaller_relative_drop(acc[0].mean(1), acc[1].mean(1))
+
+
+def test_smaller_relative_drop():
+    assert noise.smaller_relative_drop([0.8, 0.78, 0.7], [0.9, 0.85, 0.7])
+    assert not noise.smaller_relative_drop([0.8, 0.7, 0.7], [0.9, 0.85, 0.7])
+    with pytest.raises(ValueError, match="equal length"):
+        noise.smaller_relative_drop([0.8], [0.9])

@@ -118,3 +118,12 @@ def test_bad_inputs():
         ra.x_grid(1)
     with pytest.raises(ValueError, match="lattices"):
         ra.grid_search_pass([np.array([1.0, 0.0])] * 4, "l2", X, W)
+
+
+def test_is_certified():
+    import dataclasses
+    fit = ra.linf_fit_lp(3, X, W)
+    assert ra.is_certified(fit)
+    assert not ra.is_certified(dataclasses.replace(fit, signs=np.abs(fit.signs)))            # no alternation
+    assert not ra.is_certified(dataclasses.replace(fit, alternation=fit.alternation[:4]))    # too few points
+    assert not ra.is_certified(dataclasses.replace(fit, lower_bound=0.9 * fit.value))        # duality gap

@@ -1,5 +1,7 @@
 """Tests of lib.sparse_teachers (thesis §3.2): teacher structure and an exact PR oracle on +-1 inputs."""
 
+import math
+
 import pytest
 import torch
 
@@ -64,3 +66,36 @@ def test_walsh_energy_matches_projection_and_parity():
     # parity x -> -x: relu = z/2 + |z|/2 has no odd part beyond degree 1; sigmoid - 1/2 is odd
     assert st.walsh_energy_by_degree(W, "relu")[:, 3::2].abs().max() < 1e-14
     assert st.walsh_energy_by_degree(W, "sigmoid")[:, 2::2].abs().max() < 1e-14
+
+
+def test_wrong_parity_share_is_zero_and_right_parity_is_not():
+    g = torch.Generator().manual_seed(4)
+    W = st.sparse_teacher(3, 8, 6, 5, g)
+    assert float(st.wrong_parity_share(W, "relu").max()) < 1e-14
+    assert float(st.wrong_parity_share(W, "sigmoid").max()) < 1e-14
+    E = st.walsh_energy_by_degree(W, "relu")
+    assert float(E[:, 2].min()) > 1e-4                       # ReLU does have an even (degree-2) part
+    E = st.walsh_energy_by_degree(W, "sigmoid")
+    assert float(E[:, 3].min()) > 1e-6                       # sigmoid does have a degree-3 part
+    with pytest.raises(ValueError, match="activation"):
+        st.wrong_parity_share(W, "tanh")
+
+
+def test_degree_medians_match_run_config():
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    med = st.degree_medians(("relu",), (1, 2), [4], [3], 60, 2, g1)
+    expect = []
+    for deg in (1, 2):
+        seed = int(torch.randint(0, 2**31, (1,), generator=g2))
+        expect.append(st.run_config(2, 4, 3, 60, deg, torch.Generator().manual_seed(seed), "relu").r2_out.median())
+    torch.testing.assert_close(med[0], torch.stack(expect))
+
+
+def test_settling_point():
+    x = [0.5, 1.0, 2.0, 4.0]
+    assert st.settling_point(x, [0.9, 0.05, 0.2, 0.01], 0.1) == 4.0
+    assert st.settling_point(x, [0.9, 0.05, 0.02, 0.01], 0.1) == 1.0
+    assert st.settling_point(x, [0.0, 0.0, 0.0, 0.0], 0.1) == 0.5
+    assert math.isnan(st.settling_point(x, [0.0, 0.0, 0.0, 0.5], 0.1))
+    with pytest.raises(ValueError, match="ascending"):
+        st.settling_point([1.0, 1.0], [0.0, 0.0], 0.1)
