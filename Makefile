@@ -81,8 +81,10 @@ lint: $(STAMP)
 # The machine's peak first (every "fraction of peak" on the performance page divides by it), then every kernel.
 # Run it on a quiet machine: each result records the load, and the page marks results taken under load as noisy.
 bench: $(STAMP) data
-	$(BIN)/python bench/bench_machine_peak.py
-	for b in bench/bench_*.py; do [ "$$b" = bench/bench_machine_peak.py ] && continue; echo "== $$b"; $(BIN)/python $$b; done
+	@start=$$(date +%s); $(BIN)/python bench/bench_machine_peak.py || exit 1; \
+	for b in bench/bench_*.py; do [ "$$b" = bench/bench_machine_peak.py ] && continue; echo "== $$b"; \
+	  $(BIN)/python $$b || { echo "FAILED: $$b"; exit 1; }; done; \
+	echo "make bench: every benchmark refreshed in $$(( $$(date +%s) - start )) s (load now: $$(cut -d' ' -f1 /proc/loadavg))"
 
 clean:
 	rm -rf _build figures book/*.ipynb

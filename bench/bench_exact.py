@@ -1,41 +1,37 @@
 """Benchmark: the exact algorithms of the chapter ``relu_function_spaces`` (thesis 003, Ch. 2) against what a
-user would otherwise write, in one run.
+user would otherwise write, at several sizes, in one run.
 
-1. Exact global ERM (Thm 2.4.1, Alg 1) for n = 2, D = 6, w = 2 (2,080 convex subproblems):
-   * ``lib``        -- ``erm.erm_two_layer_exact``: batched Gram matrices, least-squares lower bounds, branch and
-                       bound, quadprog on the remaining subproblems;
-   * ``lib_all_qp`` -- the same with ``prune=False``: every subproblem solved by quadprog;
-   * ``slsqp``      -- the straightforward approach: a Python loop building each subproblem and solving it with
-                       ``scipy.optimize.minimize(method="SLSQP")`` with analytic gradients (what a user would write).
-2. Exact piece count of the zig-zag H = h∘…∘h (w = 2, random a in the open simplex):
-   * ``lib``      -- ``pwl.PWL.compose`` (numpy arrays of breakpoints), at k = 24 (≈1.7·10^7 pieces) and at k_cmp;
-   * ``python``   -- a pure-Python list-of-breakpoints composition (one Python object per piece), at k_cmp;
-   * ``sampling`` -- dense sampling of the net on [0,1] with 8 samples per piece and counting slope changes, at
-                     k_cmp (and whether it even gets the count right).
+1. Exact global ERM (Thm 2.4.1, Alg 1) for n = 2, w = 2 on D = 4 ... 7 points (406 ... 3,916 convex subproblems):
+   * library -- ``erm.erm_two_layer_exact``: batched Gram matrices, least-squares lower bounds, branch and
+     bound, quadprog on the remaining subproblems;
+   * baseline -- a Python loop building each subproblem and solving it with ``scipy.optimize.minimize(method=
+     "SLSQP")`` with analytic gradients (what a user would write); run up to D = 6, extrapolated at D = 7 from
+     its power law in the number of subproblems;
+   * baseline -- the library with ``prune=False``: every subproblem solved by quadprog.
+   The optima must agree.
+2. Exact piece count of the zig-zag H = h∘…∘h (w = 2, random a in the open simplex), k = 13 ... 22 compositions
+   (2^k pieces):
+   * library -- ``relu_constructions.zigzag_compose_pwl`` (numpy arrays of breakpoints);
+   * baseline -- a pure-Python list-of-breakpoints composition (one Python object per piece), up to k = 19;
+   * baseline -- dense sampling of the net on [0,1] with 8 samples per piece, counting slope changes (it does not
+     even get the count right: recorded), up to k = 19.
 
-Writes bench/results/exact.json atomically. Usage::
-
-    OMP_NUM_THREADS=1 python bench/bench_exact.py [--k 24] [--k-cmp 16]
+Results: bench/results/exact.json. Usage: OMP_NUM_THREADS=1 python bench/bench_exact.py [--smoke]
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import os
-import platform
-from pathlib import Path
 
 import numpy as np
-import torch
 from scipy.optimize import minimize
 
 from lib import erm
 from lib import relu_constructions as rc
 
-from _common import emit_schema, environment, timed
+from _common import Baseline, Bench
 
-OUT = Path(__file__).resolve().parent / "results" / "exact.json"
+SIZES = dict(erm_D=[4, 5, 6, 7], slsqp_max_D=6, zigzag_k=[13, 16, 19, 22], baseline_max_k=19)
 
 
 def erm_slsqp(X: np.ndarray, y: np.ndarray, w: int) -> float:
@@ -106,64 +102,56 @@ def pieces_sampling(net: rc.ReLUNet, n_samples: int, chunk: int = 1 << 20) -> in
     return changes + 1  # counts kinks between samples as changes: ≈ 2 per true kink unless a sample hits it
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--k", type=int, default=24)
-    ap.add_argument("--k-cmp", type=int, default=16)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
-    env = environment("cpu")
-    res: dict = {"device": "cpu", "torch": torch.__version__, "numpy": np.__version__, "cpu_count": os.cpu_count(),
-                 "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "platform": platform.platform()}
+def python_pieces(a_list: list) -> int:
+    h = [rc.zigzag_pwl(a) for a in a_list]
+    t, v, sl, sr = list(h[0].t), list(h[0].v), h[0].sl, h[0].sr
+    for hk in h[1:]:
+        t, v = compose_python(list(hk.t), list(hk.v), hk.sl, hk.sr, t, v, sl, sr)
+    return pieces_python(t, v, 0.0, 1.0)
 
-    # ---------------------------------------------------------------- 1. exact ERM
-    rng = np.random.default_rng(0)
-    X, y = rng.uniform(-1, 1, (6, 2)), rng.normal(size=6)
-    t_lib, r_lib = timed(lambda: erm.erm_two_layer_exact(X, y, 2), args.repeat)
-    t_all, r_all = timed(lambda: erm.erm_two_layer_exact(X, y, 2, prune=False), args.repeat)
-    t_sl, opt_sl = timed(lambda: erm_slsqp(X, y, 2), 1)
-    res["erm"] = {"n": 2, "D": 6, "w": 2, "subproblems": r_lib["n_subproblems"], "qp_solved_lib": r_lib["n_qp"],
-                  "opt_lib": r_lib["opt"], "opt_lib_all_qp": r_all["opt"], "opt_slsqp": opt_sl,
-                  "seconds": {"lib": t_lib, "lib_all_qp": t_all, "slsqp": t_sl},
-                  "ratio_slsqp_over_lib": t_sl / t_lib, "ratio_slsqp_over_lib_all_qp": t_sl / t_all,
-                  "target_seconds": 1.0, "meets_target": bool(t_lib <= 1.0)}
-    print(f"ERM n=2 D=6 w=2 ({r_lib['n_subproblems']} subproblems): lib {t_lib:.3f} s ({r_lib['n_qp']} QPs), "
-          f"all-QP {t_all:.3f} s, SLSQP loop {t_sl:.2f} s -> x{t_sl / t_lib:.0f} / x{t_sl / t_all:.0f}; "
-          f"OPT {r_lib['opt']:.10f} vs SLSQP {opt_sl:.10f}")
 
-    # ---------------------------------------------------------------- 2. zig-zag piece counts
+def same_opt(res: dict, opt: float) -> dict:
+    opt = opt["opt"] if isinstance(opt, dict) else opt
+    diff = abs(res["opt"] - opt)
+    if diff > 1e-6 * max(1.0, abs(opt)):
+        raise SystemExit(f"exact ERM and its baseline disagree: {res['opt']} vs {opt}")
+    return {"opt_lib": res["opt"], "opt_baseline": opt, "qp_solved_lib": res["n_qp"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    b = Bench("exact", __doc__, argv=argv)
+    for D in b.sizes(SIZES["erm_D"]):
+        rng = np.random.default_rng(0)
+        X, y = rng.uniform(-1, 1, (D, 2)), rng.normal(size=D)
+        n_sub = erm.erm_two_layer_exact(X, y, 2)["n_subproblems"]
+        run = D <= SIZES["slsqp_max_D"]
+        b.point("exact ERM (erm_two_layer_exact: closed-form bounds, branch and bound)",
+                dict(subproblems=n_sub, D=D, n=2, w=2), lambda X=X, y=y: erm.erm_two_layer_exact(X, y, 2), [
+                    Baseline("scipy SLSQP per subproblem (Python loop)",
+                             (lambda X=X, y=y: erm_slsqp(X, y, 2)) if run else None, check=same_opt),
+                    Baseline("the library without pruning (quadprog on every subproblem)",
+                             lambda X=X, y=y: erm.erm_two_layer_exact(X, y, 2, prune=False), check=same_opt)],
+                sweep="subproblems", repeat=3)
     rng = np.random.default_rng(1)
-    a_list = [[float(rng.uniform(0.2, 0.8))] for _ in range(args.k)]
-    t_big, H = timed(lambda: rc.zigzag_compose_pwl(a_list).pieces_in(0, 1), 1)
-    print(f"zig-zag w=2 k={args.k}: {H:,} pieces in [0,1] (2^k = {2 ** args.k:,}) in {t_big:.2f} s")
-    kc = args.k_cmp
-    t_lib_c, n_lib_c = timed(lambda: rc.zigzag_compose_pwl(a_list[:kc]).pieces_in(0, 1), args.repeat)
+    a_list = [[float(rng.uniform(0.2, 0.8))] for _ in range(max(SIZES["zigzag_k"]))]
 
-    def python_version():
-        h = [rc.zigzag_pwl(a) for a in a_list[:kc]]
-        t, v, sl, sr = list(h[0].t), list(h[0].v), h[0].sl, h[0].sr
-        for hk in h[1:]:
-            t, v = compose_python(list(hk.t), list(hk.v), hk.sl, hk.sr, t, v, sl, sr)
-        return pieces_python(t, v, 0.0, 1.0)
+    def exact_count(n: int, k: int) -> dict:
+        return {"pieces_counted": int(n), "pieces_true": 2**k, "exact": bool(n == 2**k)}
 
-    t_py, n_py = timed(python_version, 1)
-    net = rc.zigzag_net(a_list[:kc])
-    n_samp = 8 * 2**kc
-    t_smp, n_smp = timed(lambda: pieces_sampling(net, n_samp), 1)
-    res["zigzag"] = {"w": 2, "k": args.k, "pieces": int(H), "exact": bool(H == 2 ** args.k), "seconds_lib": t_big,
-                     "target_seconds": 10.0, "meets_target": bool(t_big <= 10.0),
-                     "compare_k": kc, "compare_pieces_true": 2**kc,
-                     "compare": {"lib": {"seconds": t_lib_c, "pieces": int(n_lib_c)},
-                                 "python_lists": {"seconds": t_py, "pieces": int(n_py)},
-                                 "dense_sampling": {"seconds": t_smp, "pieces": int(n_smp), "samples": n_samp}},
-                     "ratio_python_over_lib": t_py / t_lib_c, "ratio_sampling_over_lib": t_smp / t_lib_c}
-    print(f"k={kc}: lib {t_lib_c:.4f} s ({n_lib_c}), python lists {t_py:.2f} s ({n_py}) -> x{t_py / t_lib_c:.0f}, "
-          f"dense sampling ({n_samp:,} samples) {t_smp:.2f} s ({n_smp} 'pieces', true {2 ** kc}) -> "
-          f"x{t_smp / t_lib_c:.0f}")
-
-    emit_schema(OUT, "exact", res, env)
-    print("wrote", OUT)
+    for k in b.sizes(SIZES["zigzag_k"]):
+        run = k <= SIZES["baseline_max_k"]
+        net = rc.zigzag_net(a_list[:k])
+        b.point("exact zig-zag composition (zigzag_compose_pwl, vectorised)", dict(pieces=2**k, k=k, w=2),
+                lambda k=k: rc.zigzag_compose_pwl(a_list[:k]).pieces_in(0, 1), [
+                    Baseline("pure-Python piece lists", (lambda k=k: python_pieces(a_list[:k])) if run else None,
+                             check=lambda n, m, k=k: exact_count(m, k)),
+                    Baseline("dense sampling, 8 samples per piece",
+                             (lambda k=k, net=net: pieces_sampling(net, 8 * 2**k)) if run else None,
+                             check=lambda n, m, k=k: exact_count(m, k))],
+                sweep="pieces", repeat=3 if k < 22 else 2, warmup=1 if k < 22 else 0)
+    b.save({"what": __doc__.splitlines()[0], "sizes": SIZES})
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,26 +1,25 @@
-"""Benchmark: the batched sweeps of the chapter low_rank_polynomials against the loops a user would write.
+"""Benchmark: the batched sweeps of the chapter low_rank_polynomials against the loops a user would write, at
+several sizes.
 
-Two kernels, each timed against its baseline in the same process, with the same results checked:
+- ``krr``: kernel ridge regression at every sample size of a nested grid (14 sizes up to N) for B = 3 data sets
+  (``lib.kernels.krr_nested``: one Cholesky per data set, shared forward substitution, one back substitution per
+  size) against one ``torch.linalg.solve`` per (data set, size) (``lib.kernels.krr_loop``) -- the T2/T3 sweep,
+  swept over N. Flops of one library call: B (N^3/3 + N^2 + sum_n (n^2 + 2 M n)), M test points.
+- ``fista``: nuclear-norm least squares for every (sample size, seed) of a T1 sweep (7 sample sizes x seeds) as
+  one batched FISTA (``lib.low_rank.nuclear_fista`` on the zero-padded stack) against one FISTA call per problem,
+  swept over the number of problems; the loop runs the first seed's 7 problems and is scaled linearly.
 
-- ``krr``: kernel ridge regression at every sample size of a nested grid for B data sets
-  (lib.kernels.krr_nested: one Cholesky per data set, shared forward substitution, one back substitution per size)
-  against one ``torch.linalg.solve`` per (data set, size) (lib.kernels.krr_loop) -- the T2/T3 sweep.
-- ``fista``: nuclear-norm least squares for every (sample size, seed) of a T1 sweep as one batched FISTA
-  (lib.low_rank.nuclear_fista on the zero-padded stack) against one FISTA call per problem.
-
-Results: bench/results/kernels.json (written atomically).
-Usage: python bench/bench_kernels.py [--config quick|paper] [--device cpu|cuda] [--threads N]
+Both methods must give the same results (checked at every size).
+Results: bench/results/kernels.json.
+Usage: python bench/bench_kernels.py [--config quick|paper] [--device cpu|cuda] [--threads N] [--smoke]
 """
 
 from __future__ import annotations
 
-import argparse
-import platform
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -28,75 +27,85 @@ import torch  # noqa: E402
 from lib import kernels as kr  # noqa: E402
 from lib import low_rank as lr  # noqa: E402
 
-from _common import timed, write_json  # noqa: E402
+from _common import Baseline, Bench  # noqa: E402
 
 CONFIGS = {
-    # T2 at quick scale (d = 32, N = 1600, 14 sizes, 3 seeds); T1 at d = 20, r = 1, 7 sizes x 3 seeds
-    "quick": dict(krr=dict(B=3, N=1600, d=32, S=14, M=1000), fista=dict(d=20, r=1, seeds=3, iters=400)),
-    # the paper-scale T2 sweep (N = 12000) and T1 at d = 40
-    "paper": dict(krr=dict(B=3, N=12000, d=64, S=14, M=4000), fista=dict(d=40, r=2, seeds=10, iters=1000)),
+    # T2 at quick scale (d = 32, 14 sizes up to N, 3 data sets); T1 at d = 20, r = 1, 7 sizes x seeds
+    "quick": dict(krr=dict(B=3, N=[200, 400, 800, 1600], d=32, S=14, M=1000),
+                  fista=dict(d=20, r=1, seeds=[1, 3, 9, 27], iters=200)),
+    # the paper-scale T2 sweep (N up to 12000) and T1 at d = 40
+    "paper": dict(krr=dict(B=3, N=[1500, 3000, 6000, 12000], d=64, S=14, M=4000),
+                  fista=dict(d=40, r=2, seeds=[1, 3, 10, 30], iters=1000)),
 }
 
 
-def bench_krr(c: dict, device: str) -> dict:
-    g = torch.Generator(device=device).manual_seed(0)
-    X = torch.randn(c["B"], c["N"], c["d"], generator=g, device=device, dtype=torch.float64)
-    Xt = torch.randn(c["B"], c["M"], c["d"], generator=g, device=device, dtype=torch.float64)
-    y = torch.relu(X[..., 0])
-    K, Kt = kr.relu_ntk(X, X), kr.relu_ntk(Xt, X)
-    sizes = np.unique(np.geomspace(c["d"] / 2, c["N"], c["S"]).astype(int))
-    tb, a = timed(lambda: kr.krr_nested(K, y, Kt, sizes, 1e-6))
-    tl, b = timed(lambda: kr.krr_loop(K, y, Kt, sizes, 1e-6))
-    err = float(((a - b).abs().max() / b.abs().max()).item())
-    return {"config": c, "sizes": sizes.tolist(), "batched_s": tb, "loop_s": tl, "ratio": tl / tb,
-            "max_rel_diff": err, "same_results": err < 1e-6}
+def bench_krr(b: Bench, c: dict) -> None:
+    dev = b.device
+    for N in b.sizes(c["N"]):
+        g = torch.Generator(device=dev).manual_seed(0)
+        X = torch.randn(c["B"], N, c["d"], generator=g, device=dev, dtype=torch.float64)
+        Xt = torch.randn(c["B"], c["M"], c["d"], generator=g, device=dev, dtype=torch.float64)
+        y = torch.relu(X[..., 0])
+        K, Kt = kr.relu_ntk(X, X), kr.relu_ntk(Xt, X)
+        sizes = np.unique(np.geomspace(c["d"] / 2, N, c["S"]).astype(int))
+
+        def same(a, ref) -> dict:
+            err = float(((a - ref).abs().max() / ref.abs().max()).item())
+            if err > 1e-6:
+                raise SystemExit(f"nested and looped KRR disagree: {err:.2e}")
+            return {"max_rel_diff": err}
+
+        flops = c["B"] * (N**3 / 3 + N**2 + sum(float(n) ** 2 + 2.0 * c["M"] * n for n in sizes))
+        b.point("nested kernel ridge (krr_nested: one Cholesky for all sizes)",
+                dict(N=N, sizes=len(sizes), B=c["B"], M=c["M"], d=c["d"]),
+                lambda K=K, y=y, Kt=Kt, s=sizes: kr.krr_nested(K, y, Kt, s, 1e-6),
+                [Baseline("a torch.linalg.solve per (data set, size) (krr_loop)",
+                          lambda K=K, y=y, Kt=Kt, s=sizes: kr.krr_loop(K, y, Kt, s, 1e-6), check=same)],
+                sweep="N", repeat=3 if N <= 800 else 2, flops=flops, dtype="float64")
 
 
-def bench_fista(c: dict, device: str) -> dict:
-    g = torch.Generator(device=device).manual_seed(1)
-    d, r, S = c["d"], c["r"], c["seeds"]
+def bench_fista(b: Bench, c: dict) -> None:
+    dev = b.device
+    d, r = c["d"], c["r"]
     dof = d * r - r * (r - 1) // 2
     ns = sorted({max(2, int(round(k * dof))) for k in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)})
-    Ms = lr.low_rank_quadratic(S, d, r, generator=g)
-    X = torch.randn(S, max(ns), d, generator=g, device=device, dtype=torch.float64)
-    y = lr.quad_forms(X, Ms)
-    mk = torch.stack([(torch.arange(max(ns), device=device) < n) for n in ns]).double().repeat_interleave(S, 0)
-    Xp, yp = X.repeat(len(ns), 1, 1) * mk.unsqueeze(-1), y.repeat(len(ns), 1) * mk
+    for S in b.sizes(c["seeds"]):
+        g = torch.Generator(device=dev).manual_seed(1)
+        Ms = lr.low_rank_quadratic(S, d, r, generator=g)
+        X = torch.randn(S, max(ns), d, generator=g, device=dev, dtype=torch.float64)
+        y = lr.quad_forms(X, Ms)
+        mk = torch.stack([(torch.arange(max(ns), device=dev) < n) for n in ns]).double().repeat_interleave(S, 0)
+        Xp, yp = X.repeat(len(ns), 1, 1) * mk.unsqueeze(-1), y.repeat(len(ns), 1) * mk
 
-    def loop():
-        out = []
-        for n in ns:
-            for s in range(S):
-                out.append(lr.nuclear_fista(X[s:s + 1, :n], y[s:s + 1, :n], iters=c["iters"]))
-        return torch.cat(out)
+        def loop_first_seed(X=X, y=y):
+            return torch.cat([lr.nuclear_fista(X[:1, :n], y[:1, :n], iters=c["iters"]) for n in ns])
 
-    tb, a = timed(lambda: lr.nuclear_fista(Xp, yp, iters=c["iters"]))
-    tl, b = timed(loop)
-    ea, eb = lr.matrix_rel_error(a, Ms.repeat(len(ns), 1, 1)), lr.matrix_rel_error(b, Ms.repeat(len(ns), 1, 1))
-    diff = float((ea - eb).abs().max().item())
-    return {"config": c, "ns": ns, "problems": len(ns) * S, "batched_s": tb, "loop_s": tl, "ratio": tl / tb,
-            "max_abs_diff_rel_error": diff, "same_results": diff < 1e-6}
+        def same(a, first, S=S, Ms=Ms) -> dict:
+            # the batched stack is ordered (size, seed): seed 0 of every size is row s * S
+            ea = lr.matrix_rel_error(a[:: S], Ms[:1].repeat(len(ns), 1, 1))
+            eb = lr.matrix_rel_error(first, Ms[:1].repeat(len(ns), 1, 1))
+            diff = float((ea - eb).abs().max().item())
+            if diff > 1e-6:
+                raise SystemExit(f"batched and looped FISTA disagree: {diff:.2e}")
+            return {"max_abs_diff_rel_error": diff}
+
+        n_prob = len(ns) * S
+        b.point("batched FISTA over problems (low_rank.nuclear_fista on the padded stack)",
+                dict(problems=n_prob, seeds=S, sizes=len(ns), d=d, r=r, iters=c["iters"]),
+                lambda Xp=Xp, yp=yp: lr.nuclear_fista(Xp, yp, iters=c["iters"]),
+                [Baseline("a FISTA call per problem", loop_first_seed, part=len(ns) / n_prob, check=same,
+                          note=f"loop timed on the first seed's {len(ns)} of the {n_prob} problems, scaled "
+                               "linearly")],
+                sweep="problems", repeat=3 if S <= 3 else 2, warmup=1 if S <= 3 else 0)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--config", choices=sorted(CONFIGS), default="quick")
-    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "kernels.json"))
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    c = CONFIGS[a.config]
-    res = {"krr_nested_vs_solve_loop": bench_krr(c["krr"], a.device),
-           "fista_batched_vs_loop": bench_fista(c["fista"], a.device)}
-    doc = {"topic": "kernels", "config": a.config, "device": a.device, "threads": a.threads,
-           "torch": torch.__version__, "machine": platform.processor() or platform.machine(), "results": res,
-           "note": "ratio = loop seconds / batched seconds, same results checked (same_results)"}
-    write_json(a.out, doc)
-    for k, v in res.items():
-        print(f"{k}: batched {v['batched_s']:.3f}s, loop {v['loop_s']:.3f}s, ratio {v['ratio']:.2f}, "
-              f"same results: {v['same_results']}")
+def main(argv: list[str] | None = None) -> int:
+    b = Bench("kernels", __doc__, configs=CONFIGS, argv=argv)
+    bench_krr(b, b.c["krr"])
+    bench_fista(b, b.c["fista"])
+    b.save({"what": __doc__.splitlines()[0], "params": b.c})
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

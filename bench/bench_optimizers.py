@@ -1,31 +1,34 @@
-"""Benchmark: many NAG / RMSProp / ADAM autoencoder runs as one batched program vs a loop of ordinary runs.
+"""Benchmark: many NAG / RMSProp / ADAM autoencoder runs as one batched program vs a loop of ordinary runs, and
+the cost of one paper-size training step.
 
 Work: the sweep behind one figure of Mukherjee (2020) Ch. 5 (Fig 5.6.3): a tied ReLU autoencoder trained full
 batch by 5 curves (NAG μ = 0.9/0.99, RMSProp, ADAM β1 = 0.9/0.99) × step sizes × seeds.
 
-- ``loop``: for every run, its own parameter tensors and its own ``torch.optim.Optimizer`` (the thesis's
+- baseline: for every run, its own parameter tensors and its own ``torch.optim.Optimizer`` (the thesis's
   Algorithms 5–7 as ``lib.optimizers.NAG/RMSProp/Adam``), trained one after the other: the obvious PyTorch program.
-- ``batched``: one call of ``lib.autoencoders.train`` on all runs (stacked weights, one update for every run).
+  It runs the first ``loop_runs`` runs of each size and is scaled linearly.
+- library: one call of ``lib.autoencoders.train`` on all runs (stacked weights, one update for every run).
 
-Both start from the same initial weights and must end at the same losses (checked). The script also times one
-training step of the paper-size networks (h = 1000, 22×22 images, 5500 images, full batch) on this device and
-extrapolates the cost of the chapter at paper scale (10⁵ steps per run, the §5.D tuning grids).
-Results: bench/results/optimizers.json (written atomically).
+Two sweeps over the number of runs: the quick Fig 5.6.3 nets (width 32, 12×12 images, 300 of them) and small nets
+(width 8, 6×6 images, 100 of them), where one run cannot fill the CPU. Once, in float64, the two programs must end
+at the same losses (50 steps); the float32 finals are compared at every size (reported: the near-unstable runs of
+the grid amplify float32 rounding).
 
-Usage: python bench/bench_optimizers.py [--device cpu|cuda] [--threads N] [--skip-paper]
+Then one training step (forward, backward, Adam update) of one run at each paper-size configuration (h = 1000,
+22×22 images, 5,500 of them, full batch; §5.D grids), a series over the arithmetic of the step
+(12 N (d h + (ℓ−1) h²) flops, float32), from which the cost of the chapter at paper scale (10⁵ steps per run) is
+extrapolated into ``summary``, which the chapter adaptive_optimizers shows.
+Results: bench/results/optimizers.json.
+
+Usage: python bench/bench_optimizers.py [--device cpu|cuda] [--threads N] [--skip-paper] [--smoke]
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -33,10 +36,13 @@ import torch  # noqa: E402
 from lib import autoencoders as ae  # noqa: E402
 from lib import optimizers as opt  # noqa: E402
 
-from _common import timed, write_json  # noqa: E402
+from _common import Baseline, Bench  # noqa: E402
 
-QUICK = dict(d=144, h=32, ell=2, N=300, steps=200, lrs=dict(nag=[1e-2, 3e-2], rmsprop=[1e-3, 3e-3], adam=[3e-3, 1e-2]),
-             seeds=2)
+QUICK = dict(lrs=dict(nag=[1e-2, 3e-2], rmsprop=[1e-3, 3e-3], adam=[3e-3, 1e-2]), seeds=2)
+SWEEPS = {  # name: dims, runs swept, steps, loop runs timed per size
+    "Fig 5.6.3 nets at quick scale": dict(d=144, h=32, ell=2, N=300, runs=[5, 10, 20, 40], steps=50, loop_runs=5),
+    "small nets": dict(d=36, h=8, ell=1, N=100, runs=[10, 40, 160, 640], steps=50, loop_runs=10),
+}
 # paper-scale runs per architecture: §5.D grids (5 step sizes × 2 momentum / β2 / β1 values per algorithm)
 PAPER_RUNS = {  # name: (d, h, ell, N, batch, runs)
     "Fig 5.6.1 + 5.E.1 (ζ sweep, 1 hidden 1000)": (484, 1000, 1, 5500, None, 4 * 20),
@@ -50,7 +56,13 @@ PAPER_RUNS = {  # name: (d, h, ell, N, batch, runs)
 PAPER_STEPS = 100_000
 
 
-def rows():
+def step_flops(d: int, h: int, ell: int, N: int) -> float:
+    """Forward (encoder and tied decoder: 2 N (d h + (ℓ−1) h²) each) plus backward (twice the forward)."""
+    return 12.0 * N * (d * h + (ell - 1) * h * h)
+
+
+def rows() -> list[dict]:
+    """The 20 runs of the quick grid: 5 curves × 2 step sizes × 2 seeds."""
     out = []
     for _ in range(QUICK["seeds"]):          # the seeds differ by their initial weights (P0 rows)
         for lr in QUICK["lrs"]["nag"]:
@@ -84,98 +96,126 @@ def run_batched(arch, cfgs, P0, X, steps):
     return H.train_loss[-1]
 
 
-def paper_step_seconds(d, h, ell, N, batch, device, R=1):
-    """Seconds for one training step (forward, backward, update) of R runs of a paper-size net, best of 2."""
+def paper_step(d, h, ell, N, device):
+    """One training step (forward, backward, Adam update) of one run of a paper-size net, as a callable."""
     g = torch.Generator(device=device).manual_seed(0)
-    X = torch.rand(N if batch is None else batch, d, generator=g, device=device)
-    arch = ae.Arch(d, h, ell)
-    P = ae.init_params(arch, R, generator=g, device=device)
+    X = torch.rand(N, d, generator=g, device=device)
+    P = ae.init_params(ae.Arch(d, h, ell), 1, generator=g, device=device)
     names = list(P)
-    hyp = opt.BatchedHyper.from_configs([dict(kind="adam", lr=1e-4)] * R, device=device)
+    hyp = opt.BatchedHyper.from_configs([dict(kind="adam", lr=1e-4)], device=device)
     st = opt.batched_init([P[k] for k in names])
 
     def step():
         _, gr = ae.loss_and_grads(P, X)
         opt.batched_step([P[k] for k in names], [gr[k] for k in names], st, hyp)
-    step()
-    return timed(step, repeat=2)[0]
+    return step
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--skip-paper", action="store_true")
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    dev = a.device
+def finals_agree(fb, fl) -> dict:
+    fin = np.isfinite(fl) & np.isfinite(fb[: len(fl)])
+    return {"max_rel_diff_final_loss_float32": float(np.max(np.abs(fb[: len(fl)] - fl)[fin] / np.abs(fl[fin]))),
+            "diverged_runs_of_the_loop": int((~np.isfinite(fl)).sum())}
+
+
+def check_float64(dev: str) -> float:
+    """The two programs in float64 on the quick nets' first 10 runs, 50 steps: the largest relative difference of
+    the final losses (raises above 1e-9)."""
+    s = SWEEPS["Fig 5.6.3 nets at quick scale"]
     g = torch.Generator(device=dev).manual_seed(0)
-    X = torch.rand(QUICK["N"], QUICK["d"], generator=g, device=dev)
-    arch = ae.Arch(QUICK["d"], QUICK["h"], QUICK["ell"])
-    cfgs = rows()
-    P0 = ae.init_params(arch, len(cfgs), generator=g, device=dev)
-    # a small-network sweep (width 8, 100 images of 6×6, 40 runs), where one run cannot fill the CPU
-    gs = torch.Generator(device=dev).manual_seed(1)
-    Xs = torch.rand(100, 36, generator=gs, device=dev)
-    arch_s, cfg_s = ae.Arch(36, 8, 1), rows() * 2
-    Ps = ae.init_params(arch_s, len(cfg_s), generator=gs, device=dev)
-    ts_b, _ = timed(lambda: run_batched(arch_s, cfg_s, Ps, Xs, QUICK["steps"]))
-    ts_l, _ = timed(lambda: run_loop(arch_s, cfg_s, Ps, Xs, QUICK["steps"]))
-    t_b, fb = timed(lambda: run_batched(arch, cfgs, P0, X, QUICK["steps"]))
-    t_l, fl = timed(lambda: run_loop(arch, cfgs, P0, X, QUICK["steps"]))
-    # same results: in float64 the two programs agree to rounding (float32 rounding differences are amplified
-    # by the near-unstable runs of the grid over 200 steps, so the float32 finals are only reported)
-    X64, P64 = X.double(), {k: v.double() for k, v in P0.items()}
-    f64b, f64l = run_batched(arch, cfgs, P64, X64, 50), run_loop(arch, cfgs, P64, X64, 50)
-    ok = np.isfinite(f64l)
-    if not np.array_equal(ok, np.isfinite(f64b)):
+    arch, cfgs = ae.Arch(s["d"], s["h"], s["ell"]), rows()[:10]
+    X = torch.rand(s["N"], s["d"], generator=g, device=dev, dtype=torch.float64)
+    P = {k: v.double() for k, v in ae.init_params(arch, len(cfgs), generator=g, device=dev).items()}
+    fb, fl = run_batched(arch, cfgs, P, X, 50), run_loop(arch, cfgs, P, X, 50)
+    ok = np.isfinite(fl)
+    if not np.array_equal(ok, np.isfinite(fb)):
         raise SystemExit("batched and loop disagree (float64) on which runs diverge")
-    diff = float(np.max(np.abs(f64b - f64l)[ok] / np.abs(f64l[ok])))
+    diff = float(np.max(np.abs(fb - fl)[ok] / np.abs(fl[ok])))
     if not diff <= 1e-9:
         raise SystemExit(f"batched and loop disagree (float64, 50 steps): max rel. diff of final losses {diff:.3g}")
-    fin_l = np.isfinite(fl) & np.isfinite(fb)
-    diff32 = float(np.max(np.abs(fb - fl)[fin_l] / np.abs(fl[fin_l])))
-    R = len(cfgs)
-    doc = {"benchmark": "optimizers", "device": dev, "threads": a.threads, "cpu_count": os.cpu_count(),
-           "load_average_1min": os.getloadavg()[0], "python": platform.python_version(), "torch": torch.__version__,
-           "quick_sweep": dict(QUICK, runs=R, batched_s=round(t_b, 3), loop_s=round(t_l, 3),
-                               speedup=round(t_l / t_b, 2), max_rel_diff_final_loss_float64_50_steps=diff,
-                               max_rel_diff_final_loss_float32=diff32, diverged_runs=int((~fin_l).sum()),
-                               what="Fig 5.6.3 sweep at quick scale: 5 curves × 2 step sizes × 2 seeds, full batch")}
-    doc["small_sweep"] = dict(d=36, h=8, ell=1, N=100, runs=len(cfg_s), steps=QUICK["steps"], batched_s=round(ts_b, 3),
-                              loop_s=round(ts_l, 3), speedup=round(ts_l / ts_b, 2))
-    summary = {"batched / loop speed-up, quick Fig 5.6.3 sweep (20 runs × 200 steps, width 32, 300 images)":
-               f"{t_l / t_b:.1f}×",
-               "batched / loop speed-up, small nets (40 runs × 200 steps, width 8, 100 images)": f"{ts_l / ts_b:.1f}×",
-               "load average during the bench (2 cores)": f"{os.getloadavg()[0]:.1f}"}
-    if not a.skip_paper:
-        per = {}
-        total_s = 0.0
-        for name, (d, h, ell, N, batch, runs) in PAPER_RUNS.items():
-            s = paper_step_seconds(d, h, ell, N, batch, dev)
-            evals = 0 if batch is None else 200 * paper_step_seconds(d, h, ell, min(N, 10000), None, dev) / PAPER_STEPS
-            cost = runs * PAPER_STEPS * (s + evals)
-            per[name] = dict(step_s_one_run=round(s, 4), runs=runs, hours=round(cost / 3600, 1))
-            total_s += cost
-        doc["paper"] = dict(steps_per_run=PAPER_STEPS, configs=per, total_hours=round(total_s / 3600, 1),
-                            note="one run per step timed (R = 1); batching R runs costs ≈ R × this on a saturated "
-                                 "CPU and less on a GPU; mini-batch evaluations: 200 full-set evaluations per run")
-        summary[f"paper scale on this {dev} ({a.threads} thread), all figures"] = \
+    return diff
+
+
+def run_sweeps(b: Bench) -> dict:
+    dev = b.device
+    last = {}
+    for name, s in SWEEPS.items():
+        g = torch.Generator(device=dev).manual_seed(1)
+        X = torch.rand(s["N"], s["d"], generator=g, device=dev)
+        arch = ae.Arch(s["d"], s["h"], s["ell"])
+        for R in b.sizes(s["runs"]):
+            cfgs = (rows() * (R // len(rows()) + 1))[:R]
+            P0 = ae.init_params(arch, R, generator=g, device=dev)
+            k = min(R, s["loop_runs"])
+            sub = {n: v[:k] for n, v in P0.items()}
+            last[name] = b.point(
+                "batched optimiser sweep, runs stacked (autoencoders.train)",
+                dict(runs=R, steps=s["steps"], N=s["N"], d=s["d"], h=s["h"], ell=s["ell"]),
+                lambda arch=arch, cfgs=cfgs, P0=P0, X=X, n=s["steps"]: run_batched(arch, cfgs, P0, X, n),
+                [Baseline("per-run torch.optim loop", lambda arch=arch, cfgs=cfgs, sub=sub, k=k, X=X, n=s["steps"]:
+                          run_loop(arch, cfgs[:k], sub, X, n), part=k / R, check=finals_agree,
+                          note=f"loop timed on the first {k} of the {R} runs, scaled linearly")],
+                sweep="runs", repeat=2 if R >= 20 else 3, config=name,
+                flops=R * s["steps"] * step_flops(s["d"], s["h"], s["ell"], s["N"]), dtype="float32")[0]
+    return last
+
+
+def run_paper(b: Bench) -> dict:
+    step_s, dev = {}, b.device
+    for name, (d, h, ell, N, batch, _runs) in PAPER_RUNS.items():
+        n = N if batch is None else batch
+        fl = step_flops(d, h, ell, n)
+        r = b.point("one paper-size training step of one run (loss_and_grads + batched_step)",
+                    dict(gflop=round(fl / 1e9, 3), d=d, h=h, ell=ell, N=n), paper_step(d, h, ell, n, dev),
+                    sweep="gflop", repeat=1, warmup=1 if fl < 2e10 else 0, config="paper-size steps",
+                    flops=fl, dtype="float32", note=name)[0]
+        step_s[name] = r.lib_s.min_s
+    ref = "Fig 5.6.3 (3 hidden 1000)"
+    rate = step_flops(484, 1000, 2, 5500) / step_s[ref]          # flop/s of a full-batch paper step
+    per, total_s = {}, 0.0
+    for name, (d, h, ell, N, batch, runs) in PAPER_RUNS.items():
+        # mini-batch runs: 200 full-set evaluations (forward passes, a third of a step, on up to 10,000 images)
+        evals = 0.0 if batch is None else 200 * step_flops(d, h, ell, min(N, 10000)) / 3 / rate
+        cost = runs * (PAPER_STEPS * step_s[name] + evals)
+        per[name] = dict(step_s_one_run=round(step_s[name], 4), runs=runs, hours=round(cost / 3600, 1))
+        total_s += cost
+    return dict(steps_per_run=PAPER_STEPS, configs=per, total_hours=round(total_s / 3600, 1),
+                note="one run per step timed (R = 1); batching R runs costs ≈ R × this on a saturated CPU and less "
+                     "on a GPU; mini-batch runs: 200 full-set evaluations per run, as forward passes at the rate of "
+                     "the full-batch Fig 5.6.3 step")
+
+
+def main(argv: list[str] | None = None) -> int:
+    b = Bench("optimizers", __doc__, argv=argv,
+              add_args=lambda ap: ap.add_argument("--skip-paper", action="store_true",
+                                                  help="skip the paper-size step timings (and their summary lines)"))
+    diff64 = check_float64(b.device)
+    last = run_sweeps(b)
+    q, sm = last["Fig 5.6.3 nets at quick scale"], last["small nets"]
+    summary = {
+        f"batched / loop speed-up, quick Fig 5.6.3 sweep ({q.work['runs']} runs × {q.work['steps']} steps, width 32, "
+        "300 images)": f"{q.ratio:.1f}×",
+        f"batched / loop speed-up, small nets ({sm.work['runs']} runs × {sm.work['steps']} steps, width 8, "
+        "100 images)": f"{sm.ratio:.1f}×",
+        f"load average during the bench ({b.env['cpu_count']} cores)": f"{q.load_after:.1f}"}
+    detail = {"what": __doc__.splitlines()[0], "sweeps": SWEEPS, "grid": QUICK,
+              "max_rel_diff_final_loss_float64_50_steps": diff64}
+    if not b.args.skip_paper:
+        paper = run_paper(b)
+        s563 = paper["configs"]["Fig 5.6.3 (3 hidden 1000)"]["step_s_one_run"]
+        flop = step_flops(484, 1000, 2, 5500)
+        total_s = paper["total_hours"] * 3600
+        summary[f"paper scale on this {b.device} ({b.args.threads} thread), all figures"] = \
             f"{total_s / 3600 / 24:.0f} days ({total_s / 3600:.0f} h)"
-        s563 = per["Fig 5.6.3 (3 hidden 1000)"]["step_s_one_run"]
-        flop = 12 * 5500 * (484 * 1000 + 1000 * 1000)
         summary["one Fig 5.6.3 step (h = 1000, 5500 images)"] = f"{s563:.2f} s ≈ {flop / s563 / 1e9:.0f} GFLOP/s"
         summary["estimate on one GPU at 20 TFLOP/s effective, all figures"] = \
             f"{total_s * (flop / s563) / 20e12 / 3600:.0f} h"
-    doc["summary"] = summary
-    out = ROOT / "bench" / "results" / "optimizers.json"
-    write_json(out, doc)
-    print(f"wrote {out}")
+        detail["paper"] = paper
+    detail["summary"] = summary
+    b.save(detail)
     for k, v in summary.items():
         print(f"{k}: {v}")
+    return 0
 
 
 if __name__ == "__main__":
-    t0 = time.time()
-    main()
-    print(f"bench took {time.time() - t0:.0f} s")
+    raise SystemExit(main())

@@ -1,16 +1,17 @@
-"""One result schema for every benchmark in ``bench/``, the machine's measured peak, and readers of older files.
+"""One result schema for every benchmark in ``bench/``, the machine's measured peak, and the performance page's views.
 
-A benchmark runs a library kernel and the baseline a user would otherwise write in one process and records one
-:class:`BenchResult` per (kernel, baseline, work size): both times as min / median / max over the repeats, whether
-the baseline was run in full or extrapolated from a part, the threads, device, load average before and after, peak
-memory, package versions and commit. A result taken while the 1-minute load was above 0.5 per core is
-:attr:`BenchResult.noisy`: a ratio measured under load is not a property of the code, and the performance appendix
-says so.
+A benchmark runs a library kernel and the baseline a user would otherwise write in one process, at several work
+sizes (a sweep: models, samples N, features p, bags, k, ...), and records one :class:`BenchResult` per (kernel,
+baseline, work size): both times as min / median / max over the repeats, whether the baseline ran in full or was
+extrapolated (from a part of its work, or from the smaller sizes by their power law), the threads, device, load
+average before and after, peak memory of each method, package versions and commit, and, where the arithmetic or
+the memory traffic of one library call is countable, its flops or bytes. A result taken while the 1-minute load
+was above 0.5 per core is :attr:`BenchResult.noisy`: a ratio measured under load is not a property of the code.
 
-Files: ``bench/results/<topic>.json``. A file written through :func:`save` has ``"schema": SCHEMA`` and a
-``"results"`` list; every other top-level key is the benchmark's own detail (kept as written). Files written
-before this schema are read through :func:`from_legacy`, one adapter per topic plus a generic one, so the page
-shows every benchmark whether or not its script has been converted.
+Files: ``bench/results/<topic>.json`` with ``"schema": SCHEMA`` and a ``"results"`` list; every other top-level
+key is the benchmark's own detail (kept as written). A file without the schema marker is not a benchmark record
+(a chapter-facing summary) and is not read here. :func:`save` replaces a whole series at once: a re-run of a sweep
+(same topic, kernel, baseline, config, device, threads, swept variable) drops every point of the earlier run.
 
 :func:`machine_peak` measures dense float32 / float64 matmul GFLOP/s and memory bandwidth (copy, triad) on this
 machine; ``python -m lib.book.benchmarks peak`` records it in ``bench/results/machine_peak.json``.
@@ -21,6 +22,7 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import sys
@@ -33,16 +35,18 @@ import numpy as np
 
 from lib.book.files import ROOT, atomic_write_json
 
-SCHEMA = "dlt-bench/1"
+SCHEMA = "dlt-bench/2"
 RESULTS_DIR = ROOT / "bench" / "results"
 PEAK_FILE = "machine_peak.json"
 NOISY_LOAD_PER_CORE = 0.5  # 1-minute load average per core above which a timing is marked noisy
+HOW = ("measured", "extrapolated", "not recorded")
 
 
 # ------------------------------------------------------------------------------------------------ the record
 @dataclasses.dataclass
 class Timing:
-    """Wall times of ``n`` repeats of one method: best, median and worst (seconds). One number: ``n = 1``."""
+    """Wall times of ``n`` repeats of one method: best, median and worst (seconds). ``n = 0``: not run, a
+    prediction (a baseline extrapolated from the smaller sizes)."""
 
     min_s: float
     median_s: float
@@ -60,6 +64,14 @@ class Timing:
     def single(cls, seconds: float) -> Timing:
         return cls(float(seconds), float(seconds), float(seconds), 1)
 
+    @classmethod
+    def predicted(cls, seconds: float) -> Timing:
+        return cls(float(seconds), float(seconds), float(seconds), 0)
+
+    def scaled(self, factor: float) -> Timing:
+        """The same repeats with every time multiplied by ``factor`` (a part of the work scaled to the whole)."""
+        return Timing(self.min_s * factor, self.median_s * factor, self.max_s * factor, self.n)
+
     @property
     def spread(self) -> float:
         """(max - min) / min: how far apart the repeats were (0 for a single repeat)."""
@@ -72,45 +84,58 @@ class BenchResult:
 
     topic: str                      # the benchmark: bench/bench_<topic>.py, bench/results/<topic>.json
     kernel: str                     # the library code timed
-    baseline: str                   # what a user would otherwise write
+    baseline: str                   # what a user would otherwise write ("none": no baseline)
     work: dict[str, Any]            # the sizes (models, N, d, p, bags, k, ...)
     lib_s: Timing | None
     baseline_s: Timing | None
     measured_or_extrapolated: str = "measured"   # of the baseline: "measured" | "extrapolated" | "not recorded"
-    config: str = ""                # "quick" | "paper" | a series name
-    threads: int | None = None      # torch / BLAS threads
+    sweep: str = ""                 # the key of ``work`` varied in this series ("" for a single point)
+    config: str = ""                # the fixed dimensions: "quick" | "paper" | ...
+    threads: int | None = None      # torch and BLAS threads
     device: str = "cpu"
     device_name: str = ""
     cpu_count: int | None = None
-    load_before: float | None = None  # 1-minute load average before / after the run (None: not recorded)
+    load_before: float | None = None  # 1-minute load average before / after the point (None: not recorded)
     load_after: float | None = None
-    peak_rss_mb: float | None = None
+    peak_rss_mb: float | None = None           # peak resident memory of the process while the library ran
+    baseline_peak_rss_mb: float | None = None  # ... while the baseline ran
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     commit: str | None = None
+    measured_at: str = ""
     flops: float | None = None      # arithmetic of one library call (dense kernels), for the fraction of peak
-    bytes_moved: float | None = None
+    bytes_moved: float | None = None  # memory traffic of one library call (memory-bound kernels)
     dtype: str = ""                 # of the dense arithmetic: "float32" | "float64"
-    note: str = ""
-    source: str = "schema"          # "schema" or "legacy" (read through an adapter)
-    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    note: str = ""                  # how the baseline was extrapolated, what differs, ...
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # agreement checks and other detail
 
     def __post_init__(self) -> None:
-        if self.measured_or_extrapolated not in ("measured", "extrapolated", "not recorded"):
+        if self.measured_or_extrapolated not in HOW:
             raise ValueError(f"measured_or_extrapolated={self.measured_or_extrapolated!r}: accepted values are "
-                             "'measured', 'extrapolated', 'not recorded'")
+                             + ", ".join(repr(h) for h in HOW))
+        if self.sweep and self.sweep not in self.work:
+            raise ValueError(f"sweep={self.sweep!r} is not a key of work={self.work}")
+
+    @property
+    def group(self) -> tuple:
+        """The series this point belongs to: every field of :attr:`key` but the work size."""
+        return (self.topic, self.kernel, self.baseline, self.config, self.device, self.threads, self.sweep)
 
     @property
     def key(self) -> tuple:
-        return (self.topic, self.kernel, self.baseline, self.config, self.device, self.threads,
-                json.dumps(self.work, sort_keys=True, default=str))
+        return (*self.group, json.dumps(self.work, sort_keys=True, default=str))
+
+    @property
+    def x(self) -> float | None:
+        """The swept work size (None for a single point)."""
+        v = self.work.get(self.sweep) if self.sweep else None
+        return float(v) if isinstance(v, (int, float)) else None
 
     @property
     def ratio(self) -> float | None:
-        """Best baseline time over best library time (or the recorded ratio when the times are absent)."""
+        """Best baseline time over best library time (None without both)."""
         if self.lib_s is not None and self.baseline_s is not None and self.lib_s.min_s > 0:
             return self.baseline_s.min_s / self.lib_s.min_s
-        r = self.extra.get("ratio")
-        return float(r) if isinstance(r, (int, float)) else None
+        return None
 
     @property
     def load_per_core(self) -> float | None:
@@ -134,12 +159,13 @@ class BenchResult:
 
     @property
     def gbs(self) -> float | None:
+        """Achieved GB/s of the library call (best time)."""
         if self.bytes_moved is None or self.lib_s is None or self.lib_s.min_s <= 0:
             return None
         return self.bytes_moved / self.lib_s.min_s / 1e9
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(dataclasses.asdict(self))
+        return to_jsonable(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BenchResult:
@@ -151,12 +177,13 @@ class BenchResult:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-def _jsonable(o: Any) -> Any:
-    """``o`` with numpy scalars and arrays turned into Python numbers and lists (recursively)."""
+def to_jsonable(o: Any) -> Any:
+    """``o`` with numpy scalars and arrays turned into Python numbers and lists (recursively), anything else
+    unknown into ``str``: the converter of every result writer."""
     if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
+        return {str(k): to_jsonable(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
-        return [_jsonable(v) for v in o]
+        return [to_jsonable(v) for v in o]
     if isinstance(o, (np.floating, np.integer, np.bool_)):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -164,11 +191,6 @@ def _jsonable(o: Any) -> Any:
     if o is None or isinstance(o, (str, int, float, bool)):
         return o
     return str(o)
-
-
-def to_jsonable(o: Any) -> Any:
-    """Public alias of the converter used by every result writer (numpy → Python, anything else → ``str``)."""
-    return _jsonable(o)
 
 
 # ------------------------------------------------------------------------------------------------ environment
@@ -181,9 +203,25 @@ def load_average() -> float | None:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MiB; ``ru_maxrss``)."""
+    """Peak resident memory of this process since the last :func:`reset_peak_rss` (MiB): ``VmHWM`` on Linux, else
+    the peak since the start (``ru_maxrss``)."""
+    try:
+        m = re.search(r"VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text())
+        if m:
+            return int(m.group(1)) / 1024
+    except OSError:
+        pass
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb / 1024 if sys.platform != "darwin" else kb / 2**20
+
+
+def reset_peak_rss() -> bool:
+    """Reset the process's peak resident memory to the current one (Linux ``clear_refs``); False where unsupported."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
 
 
 def environment(device: str = "cpu") -> dict[str, Any]:
@@ -213,9 +251,13 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def now_utc() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def time_repeats(fn: Callable[[], Any], repeat: int = 3, warmup: int = 0) -> tuple[Timing, Any]:
     """Run ``fn`` ``warmup`` times untimed, then ``repeat`` times timed (CUDA synchronised); the timing and the
-    last result."""
+    last result. The one way every benchmark times."""
     import torch
 
     if repeat < 1:
@@ -235,35 +277,34 @@ def time_repeats(fn: Callable[[], Any], repeat: int = 3, warmup: int = 0) -> tup
 
 # ------------------------------------------------------------------------------------------------ files
 def save(path: str | os.PathLike[str], results: Iterable[BenchResult], detail: dict[str, Any] | None = None) -> Path:
-    """Merge ``results`` into the schema file at ``path`` (a result replaces an earlier one with the same key:
-    topic, kernel, baseline, config, device, threads, work) and write it atomically. ``detail``: the benchmark's
-    own top-level keys, merged over those already in the file."""
+    """Write ``results`` into the schema file at ``path`` atomically. A series in ``results`` replaces every point
+    of the same series (:attr:`BenchResult.group`) recorded before, so a re-run with other sizes leaves no stale
+    point, and a full run (records without ``extra["smoke"]``) drops every smoke record of its topic; other series
+    stay. ``detail``: the benchmark's own top-level keys, merged over those in the file. A file
+    without the schema marker is replaced."""
     path = Path(path)
+    results = list(results)
     doc = json.loads(path.read_text()) if path.exists() else {}
-    old = [BenchResult.from_dict(d) for d in doc.get("results", [])] if doc.get("schema") == SCHEMA else []
-    merged = {r.key: r for r in old}
+    if doc.get("schema") != SCHEMA:
+        doc = {}
+    new_groups = {r.group for r in results}
+    full_run = {r.topic for r in results if not r.extra.get("smoke")}   # a full run replaces every smoke record
+    merged = {r.key: r for r in (BenchResult.from_dict(d) for d in doc.get("results", []))
+              if r.group not in new_groups and not (r.extra.get("smoke") and r.topic in full_run)}
     for r in results:
         merged[r.key] = r
-    doc.update(_jsonable(detail or {}))
+    doc.update(to_jsonable(detail or {}))
     doc["schema"] = SCHEMA
     doc["results"] = [r.to_dict() for r in merged.values()]
     return atomic_write_json(path, doc)
 
 
 def load(path: str | os.PathLike[str]) -> list[BenchResult]:
-    """Every result in one file: the schema's ``results`` and, for the keys the benchmark wrote before it was
-    converted, what the topic's legacy adapter reads (a schema result wins over a legacy one with the same key)."""
-    path = Path(path)
-    doc = json.loads(path.read_text())
-    topic = path.stem
-    schema = doc.get("schema") == SCHEMA
-    legacy_doc = {k: v for k, v in doc.items() if not (schema and k in ("schema", "results"))}
-    out = {r.key: r for r in from_legacy(topic, legacy_doc)}
-    if schema:
-        for d in doc.get("results", []):
-            r = BenchResult.from_dict(d)
-            out[r.key] = r
-    return list(out.values())
+    """Every result of one schema file ([] for a file without the schema marker: not a benchmark record)."""
+    doc = json.loads(Path(path).read_text())
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        return []
+    return [BenchResult.from_dict(d) for d in doc.get("results", [])]
 
 
 def load_all(folder: str | os.PathLike[str] = RESULTS_DIR) -> list[BenchResult]:
@@ -298,6 +339,8 @@ def machine_peak(threads: int | None = None, n_matmul: int = 2048, mb: int = 256
         name = str(dt).removeprefix("torch.")
         out[f"matmul_{name}_gflops"] = 2 * n**3 / t.min_s / 1e9
         out[f"matmul_{name}_timing"] = dataclasses.asdict(t)
+        print(f"[machine_peak] {out['threads']} thread(s), {name} matmul {n}²: "
+              f"{out[f'matmul_{name}_gflops']:.1f} GFLOP/s", flush=True)
     m = mb * 2**20 // 8
     a = torch.ones(m, dtype=torch.float64)
     b = torch.ones(m, dtype=torch.float64)
@@ -311,7 +354,7 @@ def machine_peak(threads: int | None = None, n_matmul: int = 2048, mb: int = 256
     out["load_after"] = load_average()
     loads = [x for x in (out["load_before"], out["load_after"]) if x is not None]
     out["noisy"] = bool(loads and max(loads) / (out["cpu_count"] or 1) > NOISY_LOAD_PER_CORE)
-    out["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    out["measured_at"] = now_utc()
     return out
 
 
@@ -321,7 +364,7 @@ def record_machine_peak(folder: str | os.PathLike[str] = RESULTS_DIR, thread_cou
     ``<folder>/machine_peak.json`` as ``{"by_threads": {"1": {...}, "2": {...}}}``."""
     counts = sorted(set(thread_counts or (1, os.cpu_count() or 1)))
     doc = {"schema": SCHEMA, "by_threads": {str(t): machine_peak(t, **kw) for t in counts}}
-    return atomic_write_json(Path(folder) / PEAK_FILE, _jsonable(doc))
+    return atomic_write_json(Path(folder) / PEAK_FILE, to_jsonable(doc))
 
 
 def load_machine_peak(folder: str | os.PathLike[str] = RESULTS_DIR) -> dict[int, dict[str, Any]]:
@@ -336,7 +379,7 @@ def fraction_of_peak(r: BenchResult, peaks: dict[int, dict[str, Any]]) -> tuple[
     """The library call's achieved GFLOP/s (or GB/s) over the machine's peak at the same thread count (the nearest
     recorded one) and dtype; ``(None, why)`` when the kernel records no arithmetic or no peak is recorded."""
     if r.gflops is None and r.gbs is None:
-        return None, "no flop / byte count (not a dense kernel)"
+        return None, "no flop / byte count"
     if not peaks:
         return None, "no machine peak recorded"
     t = min(peaks, key=lambda k: abs(k - (r.threads or 1)))
@@ -344,300 +387,181 @@ def fraction_of_peak(r: BenchResult, peaks: dict[int, dict[str, Any]]) -> tuple[
     if r.gflops is not None:
         dt = r.dtype or "float32"
         peak = pk[f"matmul_{dt}_gflops"]
-        return r.gflops / peak, f"{peak:.0f} GFLOP/s ({dt}, {t} thr.)"
-    return r.gbs / pk["bandwidth_gbs"], f"{pk['bandwidth_gbs']:.1f} GB/s ({t} thr.)"
+        return r.gflops / peak, f"{peak:.0f} GFLOP/s ({dt} matmul, {t} thr.)"
+    return r.gbs / pk["bandwidth_gbs"], f"{pk['bandwidth_gbs']:.1f} GB/s (copy/triad, {t} thr.)"
 
 
-# ------------------------------------------------------------------------------------------------ legacy readers
-def _t(x: Any) -> Timing | None:
-    return Timing.single(x) if isinstance(x, (int, float)) and x > 0 else None
+# ------------------------------------------------------------------------------------------------ series
+def series(results: Iterable[BenchResult]) -> dict[tuple, list[BenchResult]]:
+    """The swept series, ``{group: [results sorted by the swept size]}`` (single points left out)."""
+    out: dict[tuple, list[BenchResult]] = {}
+    for r in results:
+        if r.sweep and r.x is not None:
+            out.setdefault(r.group, []).append(r)
+    return {g: sorted(v, key=lambda r: r.x) for g, v in out.items()}
 
 
-def _threads(doc: dict) -> int | None:
-    for k in ("torch_threads", "threads", "omp_num_threads"):
-        v = doc.get(k)
-        if v is not None:
-            try:
-                return int(v)
-            except (TypeError, ValueError):
-                pass
-    return None
+def scaling_fit(points: list[BenchResult], which: str = "lib", last: int | None = None) -> Any:
+    """Power-law fit ``time = C x^p`` (:func:`lib.stats.power_law_fit`) of the best times of ``which`` ("lib" or
+    "baseline", measured baselines only) against the swept size, over the points that recorded it (only the
+    ``last`` largest when given: the regime where the work dominates the fixed costs); None with fewer than 3."""
+    from lib.stats import power_law_fit
+
+    xs, ys = [], []
+    for r in sorted(points, key=lambda r: r.x or 0):
+        t = r.lib_s if which == "lib" else (r.baseline_s if r.measured_or_extrapolated == "measured" else None)
+        if t is not None and r.x:
+            xs.append(r.x)
+            ys.append(t.min_s)
+    if last is not None:
+        xs, ys = xs[-last:], ys[-last:]
+    return power_law_fit(xs, ys) if len(xs) >= 3 else None
 
 
-def _common(doc: dict, top: dict, topic: str, config: str) -> dict[str, Any]:
-    """The environment fields a legacy entry (``doc``, falling back to the file's top level ``top``) recorded."""
-    both = {**top, **doc}
-    versions = {k: str(both[k]) for k in ("torch", "numpy", "python") if k in both}
-    return dict(topic=topic, config=config, threads=_threads(both), device=str(both.get("device", "cpu")),
-                device_name=str(both.get("device_name", both.get("machine", ""))),
-                cpu_count=both.get("cpu_count"), load_before=both.get("load_average_1min"), versions=versions,
-                source="legacy")
-
-
-def _config_entries(doc: dict) -> Iterable[tuple[str, dict]]:
-    """``(config, entry)`` of files keyed ``<config>_<device>_<n>threads``."""
-    for k, v in doc.items():
-        if isinstance(v, dict) and k.endswith("threads"):
-            yield v.get("config", k.split("_")[0]), v
-
-
-def _ts_flops(e: dict) -> float:
-    # per model and step: forward X W (2Ndm), backward X^T G (2Ndm), input-side and elementwise terms (~2Ndm)
-    return 6.0 * e["N"] * e["d"] * e["m"] * e["models"] * e["epochs"]
-
-
-def _legacy_teacher_student(doc: dict) -> list[BenchResult]:
-    out = []
-    for cfg, e in _config_entries(doc):
-        rss = e.get("peak_rss_mb_during_run", {}).get("batched")
-        out.append(BenchResult(
-            kernel="batched teacher–student engine (teacher_student.train)", baseline="per-model torch.optim loop",
-            work={k: e[k] for k in ("models", "N", "d", "m", "epochs") if k in e},
-            lib_s=_t(e.get("batched_s")), baseline_s=_t(e.get("loop_s")),
-            measured_or_extrapolated="extrapolated" if e.get("loop_extrapolated") else "measured",
-            peak_rss_mb=rss, flops=_ts_flops(e), dtype="float32",
-            note=(f"loop timed on {e.get('loop_models_timed')} of {e.get('models')} models"
-                  if e.get("loop_extrapolated") else ""),
-            **_common(e, doc, "teacher_student", cfg)))
-    return out
-
-
-def _legacy_stacked(topic: str, kernel: str, baseline: str, sizes: tuple[str, ...]) -> Callable[[dict], list]:
-    def read(doc: dict) -> list[BenchResult]:
-        out = []
-        for cfg, e in _config_entries(doc):
-            extrap = bool(e.get("loop_extrapolated")) or (
-                "loop_models_timed" in e and "models" in e and e["loop_models_timed"] < e["models"])
-            out.append(BenchResult(kernel=kernel, baseline=baseline, work={k: e[k] for k in sizes if k in e},
-                                   lib_s=_t(e.get("batched_s")), baseline_s=_t(e.get("loop_s")),
-                                   measured_or_extrapolated="extrapolated" if extrap else "measured",
-                                   **_common(e, doc, topic, cfg)))
-        return out
-    return read
-
-
-def _legacy_relu_gate(doc: dict) -> list[BenchResult]:
-    out = []
-    for cfg, e in _config_entries(doc):
-        for alg, B, n, T in (("sgd", "B", "n", "T"), ("glmtron", "B_glm", "n_glm", "T_glm")):
-            timed_runs = e.get(f"{alg}_loop_runs_timed")
-            extrap = timed_runs is not None and timed_runs < e.get(B, 0)
-            out.append(BenchResult(
-                kernel=f"batched {'Algorithm 2 (modified SGD)' if alg == 'sgd' else 'GLM-Tron'} over runs",
-                baseline="per-run loop", work={"runs": e.get(B), "n": e.get(n), "steps": e.get(T)},
-                lib_s=_t(e.get(f"{alg}_batched_s")), baseline_s=_t(e.get(f"{alg}_loop_s")),
-                measured_or_extrapolated="extrapolated" if extrap else "measured",
-                note=f"loop timed on {timed_runs} of {e.get(B)} runs" if extrap else "",
-                **_common(e, doc, "relu_gate", cfg)))
-    return out
-
-
-def _legacy_least_squares(doc: dict) -> list[BenchResult]:
-    T = doc.get("timings_s", {})
-    B, p = doc.get("bag_size", 2000), doc.get("n_features", 18741)
-    p_u = 785 + (p - 785 + 28 * 28) // 2 if p else None  # the unique-pair basis (10,155 columns at 28x28)
-    c = _common(doc, {}, "least_squares", "quick")
-    c["device_name"] = c["device_name"] or ""
-    c["load_before"] = None
-
-    def dual_flops(pp: int) -> float:
-        return 2.0 * B * B * pp + B**3 / 3 + 2.0 * B * pp * 10
-
-    out = [
-        BenchResult(kernel="dual min-norm solve (B×B Gram + Cholesky)", baseline="torch.linalg.lstsq (gelsd, SVD)",
-                    work={"B": B, "p": p}, lib_s=_t(T.get("fit_dual")), baseline_s=_t(T.get("fit_primal_gelsd")),
-                    flops=dual_flops(p), dtype="float32", **c),
-        BenchResult(kernel="dual min-norm solve (B×B Gram + Cholesky)",
-                    baseline="sklearn LinearRegression on the lifted bag", work={"B": B, "p": p},
-                    lib_s=_t(T.get("fit_dual")), baseline_s=_t(T.get("fit_sklearn_linreg")),
-                    flops=dual_flops(p), dtype="float32", **c),
-        BenchResult(kernel="dual solve, unique-pair basis", baseline="dual solve, ordered-pair basis",
-                    work={"B": B, "p": p_u}, lib_s=_t(T.get("fit_dual_unique")), baseline_s=_t(T.get("fit_dual")),
-                    flops=dual_flops(p_u), dtype="float32", **c),
-        BenchResult(kernel="lift_conv2 + dual solve", baseline="sklearn PolynomialFeatures(2) + LinearRegression "
-                    "(14×14 pooled, 19,503 features)", work={"B": B, "p": p},
-                    lib_s=_t((T.get("lift_conv2") or 0) + (T.get("fit_dual") or 0)),
-                    baseline_s=_t(T.get("fit_sklearn_pipeline_14x14")), **c),
-    ]
-    if "all_60_bags_fit" in T:
-        out.append(BenchResult(kernel="60 bags of 2,000, unique basis (bagged_least_squares)", baseline="none",
-                               work={"bags": 60, "B": 2000, "p": p_u}, lib_s=_t(T["all_60_bags_fit"]),
-                               baseline_s=None, measured_or_extrapolated="not recorded",
-                               flops=60 * dual_flops(p_u), dtype="float32", **c))
-    return out
-
-
-def _legacy_exact(doc: dict) -> list[BenchResult]:
-    out = []
-    e = doc.get("erm")
-    if e:
-        s = e["seconds"]
-        w = {"n": e.get("n"), "D": e.get("D"), "subproblems": e.get("subproblems")}
-        out.append(BenchResult(kernel="exact ERM (erm, closed-form subproblems)", baseline="scipy SLSQP per subproblem",
-                               work=w, lib_s=_t(s.get("lib")), baseline_s=_t(s.get("slsqp")),
-                               **_common(e, doc, "exact", "quick")))
-    z = doc.get("zigzag")
-    if z:
-        cmp = z["compare"]
-        lib = _t(cmp["lib"]["seconds"])
-        for b, name in (("python_lists", "pure-Python piece lists"), ("dense_sampling", "dense sampling")):
-            if b in cmp:
-                out.append(BenchResult(kernel="exact zig-zag composition (vectorised)", baseline=name,
-                                       work={"k": z.get("compare_k"), "pieces": z.get("compare_pieces_true")},
-                                       lib_s=lib, baseline_s=_t(cmp[b]["seconds"]),
-                                       **_common(z, doc, "exact", "quick")))
-        out.append(BenchResult(kernel="exact zig-zag composition (vectorised)", baseline="none",
-                               work={"k": z.get("k"), "pieces": z.get("pieces")}, lib_s=_t(z.get("seconds_lib")),
-                               baseline_s=None, measured_or_extrapolated="not recorded",
-                               **_common(z, doc, "exact", "quick")))
-    return out
-
-
-def _legacy_results_dict(topic: str, lib_keys: tuple[str, ...], base_keys: tuple[str, ...]) -> Callable:
-    def read(doc: dict) -> list[BenchResult]:
-        out = []
-        cfg = str(doc.get("config", "quick"))
-        for name, e in doc.get("results", {}).items():
-            if not isinstance(e, dict):
-                continue
-            lib = next((e[k] for k in lib_keys if k in e), None)
-            base = next((e[k] for k in base_keys if k in e), None)
-            extrap = bool(e.get("extrapolated"))
-            work = {k: v for k, v in {**e.get("config", {}), **{k: e[k] for k in ("N", "R", "n_features",
-                    "n_monomials", "problems", "lattice_points_per_pass") if k in e}}.items()
-                    if isinstance(v, (int, float))}
-            out.append(BenchResult(kernel=name.replace("_", " "), baseline="baseline of bench_" + topic,
-                                   work=work, lib_s=_t(lib), baseline_s=_t(base),
-                                   measured_or_extrapolated="extrapolated" if extrap else "measured",
-                                   note=("baseline timed on a slice and extrapolated" if extrap else ""),
-                                   **_common(e, doc, topic, cfg)))
-        return out
-    return read
-
-
-_RWM_NAMES = {"grid_search": ("exact grid search by sublevel-box pruning (relu_approx.grid_search)",
-                              "numpy enumeration of the 150⁴ lattice"),
-              "pr_fit": ("degree-3 polynomial regression, one float64 Gram for all targets",
-                         "sklearn PolynomialFeatures(3) + LinearRegression per target"),
-              "tensor_sums": ("equivalent tensor weights (weight_matching.tensor_sums)",
-                              "Python loop over monomials")}
-_KERNEL_NAMES = {"fista_batched_vs_loop": ("batched FISTA over problems", "per-problem FISTA loop"),
-                 "krr_nested_vs_solve_loop": ("nested kernel ridge (one factorisation)", "a solve per size")}
-
-
-def _renamed(read: Callable, names: dict[str, tuple[str, str]]) -> Callable:
-    def wrapped(doc: dict) -> list[BenchResult]:
-        out = read(doc)
-        for r in out:
-            k = r.kernel.replace(" ", "_")
-            if k == "pr_fit" and "N" in r.work and "n_features" in r.work:
-                # normal equations: the Gram F^T F (2 N p^2) dominates; float64
-                r.flops, r.dtype = 2.0 * r.work["N"] * r.work["n_features"] ** 2, "float64"
-            if k in names:
-                r.kernel, r.baseline = names[k]
-        return out
-    return wrapped
-
-
-def _legacy_sparse_coding(doc: dict) -> list[BenchResult]:
-    out = []
-    for cfg in ("quick", "many_small"):
-        e = doc.get(cfg)
-        if not isinstance(e, dict):
+def extrapolate_baselines(results: list[BenchResult], min_points: int = 3) -> int:
+    """Fill, in place, the baseline time of every swept point that did not run its baseline (``"not recorded"``,
+    baseline other than "none") from the power law ``C x^p`` fitted to the measured baseline points of its series
+    (at least ``min_points``); those points become ``"extrapolated"`` and their note names the sizes. Returns how
+    many were filled."""
+    filled = 0
+    for pts in series(results).values():
+        meas = [r for r in pts if r.measured_or_extrapolated == "measured" and r.baseline_s is not None]
+        todo = [r for r in pts if r.measured_or_extrapolated == "not recorded" and r.baseline != "none"]
+        if not todo or len(meas) < min_points:
             continue
-        s = e.get("seconds", {})
-        for b, name in (("autograd", "autograd gradient"), ("autograd_loop", "autograd, loop over points")):
-            if b in s:
-                out.append(BenchResult(kernel="closed-form sparse-coding gradient (batched)", baseline=name,
-                                       work={k: e[k] for k in ("B", "N", "n", "h") if k in e},
-                                       lib_s=_t(s.get("lib")), baseline_s=_t(s[b]), dtype=str(e.get("dtype", "")),
-                                       **_common(e, doc, "sparse_coding", cfg)))
-    return out
+        lx = np.log([r.x for r in meas])
+        ly = np.log([r.baseline_s.min_s for r in meas])
+        p, logc = np.polyfit(lx, ly, 1)
+        sizes = ", ".join(_num(r.x) for r in meas)
+        for r in todo:
+            r.baseline_s = Timing.predicted(float(np.exp(logc + p * np.log(r.x))))
+            r.measured_or_extrapolated = "extrapolated"
+            r.note = (f"baseline not run at this size: power law C·{r.sweep}^{p:.2f} fitted to its measured "
+                      f"{r.sweep} = {sizes}")
+            filled += 1
+    return filled
 
 
-def _legacy_optimizers(doc: dict) -> list[BenchResult]:
-    e = doc.get("quick_sweep")
-    if not isinstance(e, dict):
-        return []
-    return [BenchResult(kernel="batched optimiser sweep (runs stacked)", baseline="per-run loop",
-                        work={k: e[k] for k in ("runs", "steps", "N", "d", "h") if k in e},
-                        lib_s=_t(e.get("batched_s")), baseline_s=_t(e.get("loop_s")),
-                        **_common(e, doc, "optimizers", "quick"))]
+def _num(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
 
 
-def _legacy_hessian(doc: dict) -> list[BenchResult]:
+# ------------------------------------------------------------------------------------------------ the page's views
+def fmt_work(work: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in work.items() if v is not None)
+
+
+def load_text(rs: BenchResult | Iterable[BenchResult]) -> str:
+    """The highest 1-minute load per core of ``rs`` and the noisy flag."""
+    rs = [rs] if isinstance(rs, BenchResult) else list(rs)
+    lpcs = [r.load_per_core for r in rs if r.load_per_core is not None]
+    if not lpcs:
+        return "not recorded"
+    return f"{max(lpcs):.2f}/core" + (" — NOISY" if max(lpcs) > NOISY_LOAD_PER_CORE else "")
+
+
+def glance(results: Iterable[BenchResult]) -> list[tuple[BenchResult, list[BenchResult]]]:
+    """One entry per series (and per single point): ``(headline, points)``, the headline being the largest size of
+    the series that has a ratio (the largest size when the kernel has no baseline), in the page's order (topic,
+    kernel, baseline, config, threads)."""
+    groups: dict[tuple, list[BenchResult]] = {}
+    for r in results:
+        groups.setdefault(r.group if r.sweep else r.key, []).append(r)
     out = []
-    e = doc.get("hessian_spectrum")
-    if isinstance(e, dict):
-        for b, name in (("naive_s", "naive per-entry Hessian"),):
-            for k, kname in (("exact_s", "exact Hessian (batched)"), ("lanczos_s", "top-k Lanczos")):
-                if k in e and b in e:
-                    out.append(BenchResult(kernel=kname, baseline=name, work={"P": e.get("P"), "k": e.get("k")},
-                                           lib_s=_t(e[k]), baseline_s=_t(e[b]),
-                                           **_common(e, doc, "hessian", "quick")))
-    e = doc.get("w_sweep")
-    if isinstance(e, dict):
-        out.append(BenchResult(kernel="batched width sweep", baseline="per-model loop",
-                               work={"models": e.get("models"), "steps": e.get("steps")},
-                               lib_s=_t(e.get("batched_s")), baseline_s=_t(e.get("loop_s")),
-                               **_common(e, doc, "hessian", "quick")))
+    for pts in groups.values():
+        pts = sorted(pts, key=lambda r: r.x or 0)
+        with_ratio = [r for r in pts if r.ratio is not None]
+        out.append(((with_ratio or pts)[-1], pts))
+    return sorted(out, key=lambda e: (e[0].topic, e[0].kernel, e[0].baseline, e[0].config, e[0].threads or 0))
+
+
+def glance_rows(results: Iterable[BenchResult], peaks: dict[int, dict[str, Any]] | None = None) -> list[dict]:
+    """One row per entry of :func:`glance`: the ratio at the largest size with its baseline marked measured /
+    extrapolated, the range over the sweep, the machine, the load, the noisy flag and the fraction of the peak."""
+    rows = []
+    for i, (r, pts) in enumerate(glance(results), start=1):
+        frac, _ = fraction_of_peak(r, peaks or {})
+        ratios = [p.ratio for p in pts if p.ratio is not None]
+        noisy = [p.noisy for p in pts]
+        how = r.measured_or_extrapolated if r.baseline != "none" else "no baseline (a cost measurement)"
+        rows.append({
+            "#": i, "benchmark": r.topic, "kernel": r.kernel, "baseline": r.baseline, "config": r.config,
+            "speed-up": "—" if r.ratio is None else f"{r.ratio:,.1f}×",
+            "over the sweep": (f"{min(ratios):,.1f}× – {max(ratios):,.1f}×" if len(ratios) > 1 else "—"),
+            "at": fmt_work(r.work), "swept": r.sweep or "—",
+            "baseline run": how + (f": {r.note}" if r.note and how == "extrapolated" else ""),
+            "threads": r.threads if r.threads else "?",
+            "machine": f"{r.device} ({r.device_name or '?'})",
+            "load": load_text(pts),
+            "noisy": "yes" if any(noisy) else ("not recorded" if all(n is None for n in noisy) else "no"),
+            "of peak": "—" if frac is None else f"{frac:.1%}",
+        })
+    return rows
+
+
+def panels(results: Iterable[BenchResult]) -> dict[str, dict[tuple, dict[str, list[BenchResult]]]]:
+    """The swept series arranged for the cost-vs-work figures: ``{topic: {(kernel, config, sweep, device, threads):
+    {baseline: [points sorted by size]}}}`` (one panel per library kernel and sweep, one line per baseline)."""
+    out: dict[str, dict[tuple, dict[str, list[BenchResult]]]] = {}
+    for g, pts in series(results).items():
+        topic, kernel, baseline, config, device, threads, sweep = g
+        out.setdefault(topic, {}).setdefault((kernel, config, sweep, device, threads), {})[baseline] = pts
     return out
 
 
-def _generic(topic: str, doc: dict) -> list[BenchResult]:
-    """Any dict with (``batched_s``, ``loop_s``) or (``library_s``/``lib_s``, ``baseline_s``), else any recorded
-    ``speedup``/``ratio*`` number (times not recorded)."""
-    out: list[BenchResult] = []
-
-    def walk(d: dict, path: str) -> None:
-        lib = next((d[k] for k in ("batched_s", "library_s", "lib_s") if isinstance(d.get(k), (int, float))), None)
-        base = next((d[k] for k in ("loop_s", "baseline_s") if isinstance(d.get(k), (int, float))), None)
-        if lib is not None and base is not None:
-            out.append(BenchResult(kernel=path or topic, baseline="baseline of bench_" + topic,
-                                   work={k: v for k, v in d.items() if isinstance(v, int) and not isinstance(v, bool)
-                                         and k not in ("cpu_count", "torch_threads", "threads")},
-                                   lib_s=_t(lib), baseline_s=_t(base),
-                                   measured_or_extrapolated="extrapolated" if d.get("loop_extrapolated")
-                                   or d.get("extrapolated") else "measured",
-                                   **_common(d, doc, topic, str(d.get("config", "")))))
-            return
-        found = False
-        for k, v in d.items():
-            if isinstance(v, dict):
-                walk(v, f"{path} · {k}" if path else k)
-            elif (k == "speedup" or k.startswith("ratio")) and isinstance(v, (int, float)) and not found:
-                found = True
-                out.append(BenchResult(kernel=f"{path} · {k}" if path else k, baseline="baseline of bench_" + topic,
-                                       work={}, lib_s=None, baseline_s=None, measured_or_extrapolated="not recorded",
-                                       extra={"ratio": float(v)}, **_common(d, doc, topic, str(d.get("config", "")))))
-    walk(doc, "")
-    return out
+def fit_rows(results: Iterable[BenchResult]) -> list[dict]:
+    """The fitted exponent of every series, library and measured baseline."""
+    rows, seen = [], set()
+    for g, pts in sorted(series(results).items(), key=lambda kv: kv[0][:3]):
+        for which, name in (("lib", pts[0].kernel), ("baseline", pts[0].baseline)):
+            fit = scaling_fit(pts, which)
+            ident = (g[0], name, g[3], g[4], g[5], g[6]) if which == "lib" else g
+            if fit is None or ident in seen:
+                continue
+            seen.add(ident)
+            tail = scaling_fit(pts, which, last=3)
+            lo, hi = fit.slope_ci
+            xs = [r.x for r in pts if (r.lib_s if which == "lib" else
+                                       (r.baseline_s if r.measured_or_extrapolated == "measured" else None))]
+            rows.append({"benchmark": g[0], "method": ("library: " if which == "lib" else "baseline: ") + name,
+                         "swept": g[6], "sizes": ", ".join(_num(x) for x in xs), "exponent": round(fit.slope, 2),
+                         "95% interval": f"[{lo:.2f}, {hi:.2f}]",
+                         "exponent (3 largest)": round(tail.slope, 2) if tail is not None and fit.n > 3 else "—",
+                         "points": fit.n, "noisy": "yes" if any(r.noisy for r in pts) else "no"})
+    return rows
 
 
-_LEGACY: dict[str, Callable[[dict], list[BenchResult]]] = {
-    "teacher_student": _legacy_teacher_student,
-    "memorization": _legacy_stacked("memorization", "batched corrective construction over data sets",
-                                    "per-data-set loop", ("B", "N0", "L", "n", "d")),
-    "pac_bayes": _legacy_stacked("pac_bayes", "stacked k1-cluster MLP training (ADAM)", "per-net loop",
-                                 ("models", "m", "n", "depth", "width", "steps")),
-    "relu_gate": _legacy_relu_gate,
-    "least_squares": _legacy_least_squares,
-    "exact": _legacy_exact,
-    "relu_weight_matching": _renamed(_legacy_results_dict("relu_weight_matching", ("library_s",),
-                                                          ("baseline_s_extrapolated", "baseline_s")), _RWM_NAMES),
-    "kernels": _renamed(_legacy_results_dict("kernels", ("batched_s",), ("loop_s",)), _KERNEL_NAMES),
-    "sparse_coding": _legacy_sparse_coding,
-    "optimizers": _legacy_optimizers,
-    "hessian": _legacy_hessian,
-}
+def peak_rows(results: Iterable[BenchResult], peaks: dict[int, dict[str, Any]]) -> list[dict]:
+    """One row per library kernel that records its arithmetic (or memory traffic): the achieved rate and the
+    fraction of the measured peak at its largest size, and the range over its sweep."""
+    best: dict[tuple, list[BenchResult]] = {}
+    for r in results:
+        if r.gflops is not None or r.gbs is not None:
+            best.setdefault((r.topic, r.kernel, r.config, r.device, r.threads, r.sweep), []).append(r)
+    rows = []
+    for (topic, kernel, config, _dev, threads, _sweep), pts in sorted(best.items()):
+        uniq = {json.dumps(p.work, sort_keys=True): p for p in pts}
+        pts = sorted(uniq.values(), key=lambda p: p.x or 0)
+        r = pts[-1]
+        frac, why = fraction_of_peak(r, peaks)
+        fr = [f for f in (fraction_of_peak(p, peaks)[0] for p in pts) if f is not None]
+        rate = f"{r.gflops:.2f} GFLOP/s" if r.gflops is not None else f"{r.gbs:.2f} GB/s"
+        rows.append({"benchmark": topic, "kernel": kernel, "config": config, "at": fmt_work(r.work), "achieved": rate,
+                     "fraction of peak": "—" if frac is None else f"{frac:.1%}",
+                     "over the sweep": f"{min(fr):.1%} – {max(fr):.1%}" if len(fr) > 1 else "—",
+                     "bound": _bound(frac), "peak": why, "threads": threads, "load": load_text(pts)})
+    return rows
 
 
-def from_legacy(topic: str, doc: dict[str, Any]) -> list[BenchResult]:
-    """The results a benchmark recorded before the schema (its topic's adapter, else the generic reader)."""
-    try:
-        return _LEGACY[topic](doc) if topic in _LEGACY else _generic(topic, doc)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return _generic(topic, doc)
+def _bound(frac: float | None) -> str:
+    """A reading of a fraction of peak: near the ceiling, or how many times below it."""
+    if frac is None:
+        return "—"
+    if frac >= 0.5:
+        return "near the peak: arithmetic-bound"
+    if frac >= 0.2:
+        return f"{1 / frac:.1f}× below the peak"
+    return f"{1 / frac:,.0f}× below the peak: overhead- or memory-bound"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -660,76 +584,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-# ------------------------------------------------------------------------------------------------ the page's views
-def _fmt_work(work: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in work.items() if v is not None)
-
-
-def _load_text(r: BenchResult) -> str:
-    lpc = r.load_per_core
-    if lpc is None:
-        return "not recorded"
-    return f"{lpc:.2f}/core" + (" — NOISY" if r.noisy else "")
-
-
-def glance(results: Iterable[BenchResult]) -> list[BenchResult]:
-    """The results outside the scaling series that have a ratio, in the page's order (topic, kernel, baseline,
-    config, threads); row ``i`` of :func:`glance_rows` is labelled ``#i+1`` in the speed-up figure."""
-    return sorted((r for r in results if not r.config.startswith("series") and r.ratio is not None),
-                  key=lambda r: (r.topic, r.kernel, r.baseline, r.config, r.threads or 0))
-
-
-def glance_rows(results: Iterable[BenchResult], peaks: dict[int, dict[str, Any]] | None = None) -> list[dict]:
-    """One row per result of :func:`glance`: the ratio with its baseline marked measured / extrapolated, the
-    machine, the load, and the fraction of the peak."""
-    rows = []
-    for i, r in enumerate(glance(results), start=1):
-        frac, _ = fraction_of_peak(r, peaks or {})
-        rows.append({
-            "#": i, "kernel — vs baseline (benchmark)": f"{r.kernel} — vs {r.baseline} ({r.topic})",
-            "config · work": f"{r.config} · {_fmt_work(r.work)}",
-            "speed-up": f"{r.ratio:,.1f}×",
-            "baseline": r.measured_or_extrapolated + (f" ({r.note})" if r.note else ""),
-            "library s": "—" if r.lib_s is None else f"{r.lib_s.min_s:.4g}",
-            "machine": f"{r.device} ({r.device_name or '?'}), "
-                       + (f"{r.threads} thread(s)" if r.threads else "threads not recorded"),
-            "load": _load_text(r),
-            "of peak": "—" if frac is None else f"{frac:.0%}",
-        })
-    return rows
-
-
-def series(results: Iterable[BenchResult]) -> dict[tuple[str, str], list[BenchResult]]:
-    """The scaling series, ``{(kernel, config): [results sorted by work]}`` (configs named ``series: <x>``)."""
-    out: dict[tuple[str, str], list[BenchResult]] = {}
-    for r in results:
-        if r.config.startswith("series"):
-            out.setdefault((r.kernel, r.config), []).append(r)
-    for k, v in out.items():
-        x = k[1].removeprefix("series: ").split()[-1]
-        out[k] = sorted(v, key=lambda r: r.work.get(x, 0))
-    return out
-
-
-def series_axis(config: str) -> str:
-    """The work variable of a series config: ``"series: bag size B"`` → ``"B"``."""
-    return config.removeprefix("series: ").split()[-1]
-
-
-def scaling_fit(points: list[BenchResult], x: str, which: str = "lib", last: int | None = None) -> Any:
-    """Power-law fit ``time = C x^p`` (:func:`lib.stats.power_law_fit`) of the best times of ``which`` ("lib" or
-    "baseline") over the points that recorded it (only the ``last`` largest when given: the regime where the work
-    dominates the fixed costs); None with fewer than 3 points."""
-    from lib.stats import power_law_fit
-
-    xs, ys = [], []
-    for r in points:
-        t = r.lib_s if which == "lib" else r.baseline_s
-        if t is not None and r.work.get(x):
-            xs.append(float(r.work[x]))
-            ys.append(t.min_s)
-    if last is not None:
-        xs, ys = xs[-last:], ys[-last:]
-    return power_law_fit(xs, ys) if len(xs) >= 3 else None
