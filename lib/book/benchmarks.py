@@ -145,10 +145,21 @@ class BenchResult:
         return max(loads) / self.cpu_count
 
     @property
+    def other_load_per_core(self) -> float | None:
+        """The 1-minute load (the larger of before and after) minus the benchmark's own threads, per core: what
+        else was running. A benchmark's own threads raise the load average it reads (it lags by about a minute),
+        so the raw load of a 2-thread benchmark on 2 cores is about 1 per core on a quiet machine."""
+        loads = [x for x in (self.load_before, self.load_after) if x is not None]
+        if not loads or not self.cpu_count:
+            return None
+        return max(0.0, max(loads) - (self.threads or 1)) / self.cpu_count
+
+    @property
     def noisy(self) -> bool | None:
-        """True when the 1-minute load (before or after) was above 0.5 per core; None when it was not recorded."""
-        lpc = self.load_per_core
-        return None if lpc is None else lpc > NOISY_LOAD_PER_CORE
+        """True when the load from other work (:attr:`other_load_per_core`) was above 0.5 per core; None when the
+        load was not recorded."""
+        olc = self.other_load_per_core
+        return None if olc is None else olc > NOISY_LOAD_PER_CORE
 
     @property
     def gflops(self) -> float | None:
@@ -353,7 +364,8 @@ def machine_peak(threads: int | None = None, n_matmul: int = 2048, mb: int = 256
     out["n_matmul"], out["array_mb"] = n, mb
     out["load_after"] = load_average()
     loads = [x for x in (out["load_before"], out["load_after"]) if x is not None]
-    out["noisy"] = bool(loads and max(loads) / (out["cpu_count"] or 1) > NOISY_LOAD_PER_CORE)
+    own = int(out.get("threads") or 1)                          # the peak's own threads raise the load it reads
+    out["noisy"] = bool(loads and max(0.0, max(loads) - own) / (out["cpu_count"] or 1) > NOISY_LOAD_PER_CORE)
     out["measured_at"] = now_utc()
     return out
 
@@ -455,9 +467,11 @@ def load_text(rs: BenchResult | Iterable[BenchResult]) -> str:
     """The highest 1-minute load per core of ``rs`` and the noisy flag."""
     rs = [rs] if isinstance(rs, BenchResult) else list(rs)
     lpcs = [r.load_per_core for r in rs if r.load_per_core is not None]
+    olcs = [r.other_load_per_core for r in rs if r.other_load_per_core is not None]
     if not lpcs:
         return "not recorded"
-    return f"{max(lpcs):.2f}/core" + (" — NOISY" if max(lpcs) > NOISY_LOAD_PER_CORE else "")
+    return (f"{max(lpcs):.2f}/core ({max(olcs):.2f} from other work)"
+            + (" — NOISY" if max(olcs) > NOISY_LOAD_PER_CORE else ""))
 
 
 def glance(results: Iterable[BenchResult]) -> list[tuple[BenchResult, list[BenchResult]]]:
