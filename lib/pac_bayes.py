@@ -285,7 +285,7 @@ def spectral_norm_samples(n: int, rows: int, cols: int, sigma: float, *, generat
     out = []
     for s in range(0, n, chunk):
         b = min(chunk, n - s)
-        U = torch.randn(b, rows, cols, generator=generator, device=generator.device, dtype=torch.float64) * sigma
+        U = torch.randn(b, rows, cols, generator=generator, device=generator.device, dtype=torch.float64).mul_(sigma)
         G = U @ U.transpose(-1, -2) if rows <= cols else U.transpose(-1, -2) @ U
         out.append(torch.linalg.eigvalsh(G)[:, -1].clamp_min(0).sqrt())
     return torch.cat(out)
