@@ -147,23 +147,14 @@ def _key_repr(v: Any) -> str:
     return repr(v)
 
 
-def _to_cpu(x: Any) -> Any:
+def _map_tensors(x: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+    """``x`` with ``fn`` applied to every tensor inside plain dicts, lists and tuples (other values as they are)."""
     if isinstance(x, torch.Tensor):
-        return x.detach().cpu()
+        return fn(x)
     if isinstance(x, dict):
-        return {k: _to_cpu(v) for k, v in x.items()}
+        return {k: _map_tensors(v, fn) for k, v in x.items()}
     if isinstance(x, (list, tuple)) and type(x) in (list, tuple):
-        return type(x)(_to_cpu(v) for v in x)
-    return x
-
-
-def _to_device(x: Any, device: torch.device) -> Any:
-    if isinstance(x, torch.Tensor):
-        return x.to(device)
-    if isinstance(x, dict):
-        return {k: _to_device(v, device) for k, v in x.items()}
-    if isinstance(x, (list, tuple)) and type(x) in (list, tuple):
-        return type(x)(_to_device(v, device) for v in x)
+        return type(x)(_map_tensors(v, fn) for v in x)
     return x
 
 
@@ -184,11 +175,12 @@ def cached(slug: str, scale: str, seed: int, device: torch.device, name: str, fn
     if path.exists():
         entry = pickle.loads(path.read_bytes())
         print(f"[cache] {name}: loaded (computed {entry['when']} in {entry['seconds']:.0f} s)", flush=True)
-        return _to_device(entry["value"], device)
+        return _map_tensors(entry["value"], lambda t: t.to(device))
     t0 = time.perf_counter()
     value = fn()
     seconds = time.perf_counter() - t0
-    entry = dict(value=_to_cpu(value), seconds=seconds, when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    entry = dict(value=_map_tensors(value, lambda t: t.detach().cpu()), seconds=seconds,
+                 when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     atomic_write_bytes(path, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
     print(f"[cache] {name}: computed in {seconds:.0f} s, kept for a resumed run", flush=True)
     return value
