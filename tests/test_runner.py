@@ -83,6 +83,26 @@ def test_timeout_is_reported(tmp_path, build):
     rec = runner.run_chapter(FIX / "nb_slow.md", scale="quick", seed=0, device="cpu", jobs=1, timeout=1.0,
                              budget=None)
     assert rec["status"] == "fail" and "timed out" in rec["problems"][0]
+    assert rec["peak_rss_mb"] is not None and rec["peak_rss_mb"] > 1   # read from /proc before the kill
+
+
+def test_group_peak_rss_sees_a_live_process_group():
+    import subprocess
+    import sys
+    import time
+    p = subprocess.Popen([sys.executable, "-c", "x = bytearray(200_000_000); import time; time.sleep(30)"],
+                         start_new_session=True)
+    try:
+        for _ in range(100):                                  # until the allocation is resident
+            peak = runner.group_peak_rss_mb(p.pid)
+            if peak and peak > 190:
+                break
+            time.sleep(0.05)
+        assert peak is not None and 190 < peak < 400
+    finally:
+        p.kill()
+        p.wait()
+    assert runner.group_peak_rss_mb(p.pid) is None            # the group is gone
 
 
 def test_cli_rejects_bad_arguments(tmp_path, capsys):

@@ -167,6 +167,21 @@ def reader_tags(source: str, tags: list[str]) -> list[str]:
     return tags
 
 
+def group_peak_rss_mb(pgid: int) -> float | None:
+    """The largest peak resident set (``VmHWM``, MB) among the live processes of process group ``pgid`` — the
+    kernel's peak when a timed-out run is about to be killed (``RUSAGE_CHILDREN`` only counts waited-for children).
+    None where ``/proc`` is unavailable or the group is gone."""
+    peaks = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError, ValueError):
+            if os.getpgid(int(status.parent.name)) != pgid:
+                continue
+            for ln in status.read_text().splitlines():
+                if ln.startswith("VmHWM:"):
+                    peaks.append(int(ln.split()[1]) / 1024)
+    return round(max(peaks), 1) if peaks else None
+
+
 def _child_main(argv: list[str]) -> int:
     src, params = Path(argv[0]), json.loads(argv[1])
     res = execute_one(src, params, Path(argv[2]) if len(argv) > 2 else src.with_suffix(".ipynb"))
@@ -251,13 +266,14 @@ def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, tim
             stdout, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
+            killed_peak_mb = group_peak_rss_mb(proc.pid)     # read before the kill: rusage never sees it
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             stdout, _ = proc.communicate()
     wall = time.perf_counter() - t0
     line = next((ln for ln in reversed(stdout.splitlines()) if ln.startswith("RESULT ")), None)
     if timed_out:
-        res = {"error": f"timed out after {timeout:.0f} s (log: {log})", "cell": None}
+        res = {"error": f"timed out after {timeout:.0f} s (log: {log})", "cell": None, "peak_rss_mb": killed_peak_mb}
     elif line is None:
         tail = log.read_text(encoding="utf-8", errors="replace").strip()[-400:]
         res = {"error": f"runner crashed (exit {proc.returncode}): {tail}", "cell": None}
