@@ -161,7 +161,9 @@ class PWL:
         g = self.refine(z) if z.size else self
         left_pos = (-g.sl > 0) if g.sl != 0 else (g.v[0] > 0)   # sign of f at -inf
         right_pos = (g.sr > 0) if g.sr != 0 else (g.v[-1] > 0)  # sign of f at +inf
-        return PWL(g.t, np.maximum(g.v, 0.0), g.sl if left_pos else 0.0, g.sr if right_pos else 0.0)
+        v = np.maximum(g.v, 0.0)
+        v[np.isin(g.t, z)] = 0.0   # f at an inserted crossing is 0 up to rounding (e.g. 7e-15), which would read as a kink
+        return PWL(g.t, v, g.sl if left_pos else 0.0, g.sr if right_pos else 0.0)
 
     def maximum(self, other: PWL) -> PWL:
         """max{f, g} = g + ReLU(f - g)."""

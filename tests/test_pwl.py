@@ -97,3 +97,12 @@ def test_bad_input():
         PWL.from_points([0, 1], [0], 0, 0)
     with pytest.raises(ValueError):
         PWL.from_points([0], [0], 0, 0).pieces_in(1, 0)
+
+
+def test_relu_crossings_are_exact_zeros():
+    """The crossing of f = (0 at 0, 2 at 0.5, -1 at 0.515625) lies at 0.510416...; f there evaluates to 7e-15 in
+    floating point, which must not survive the ReLU as an extra kink (found by hypothesis)."""
+    f = PWL.from_points([0.0, 0.5, 0.515625], [0.0, 2.0, -1.0], 0.0, 0.0)
+    g = f.relu()
+    assert g(np.array([0.5 + 0.5 / 48]))[0] == 0.0
+    assert g.num_pieces() == _ref_pieces(g) == 4
