@@ -162,7 +162,7 @@ class PWL:
         left_pos = (-g.sl > 0) if g.sl != 0 else (g.v[0] > 0)   # sign of f at -inf
         right_pos = (g.sr > 0) if g.sr != 0 else (g.v[-1] > 0)  # sign of f at +inf
         v = np.maximum(g.v, 0.0)
-        v[np.isin(g.t, z)] = 0.0   # f at an inserted crossing is 0 up to rounding (e.g. 7e-15), which would read as a kink
+        v[np.isin(g.t, z)] = 0.0   # f at a crossing is 0 only up to rounding (7e-15 reads as a kink)
         return PWL(g.t, v, g.sl if left_pos else 0.0, g.sr if right_pos else 0.0)
 
     def maximum(self, other: PWL) -> PWL:
