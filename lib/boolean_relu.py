@@ -7,10 +7,18 @@ wrapped in :class:`lib.relu_constructions.ReLUNet`. All checks run on the whole 
 Implements Lemma 2.5.1 (L802: vertex and Fourier constructions), App. 2.D (PARITY with k gates),
 Claim 4 (L1082: an LTF is 2 ReLUs), Prop 2.5.3 (L816: Σ 2^i(1+x_i)/2 with 2 ReLUs), and the computable
 pieces of Section 2.6: Claim 1's binomial tail, the Andreev function (Def 10, Claim 2) and the
-Kane–Williams restriction probability (Lemma 2.6.1) by Monte Carlo.
+Kane–Williams restriction probability (Lemma 2.6.1) by Monte Carlo, and the block structure of weight-restricted
+LTF-of-(ReLU)^{d-1} circuits (Lemma 2.E.1, Thm 2.5.5).
+
+What the chapter's claims measure: ``lemma251_survey`` (both Sum-of-ReLU forms of random, sparse and low-degree
+functions), ``parity_check``, ``ltf_check``, ``prop253_check``, ``andreev_restriction_check`` (Claim 2),
+``kane_williams_survey`` / ``kw_band`` / ``kw_trend`` (Lemma 2.6.1) and ``block_structure_survey`` (Lemma 2.E.1).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import binom
@@ -18,7 +26,9 @@ from scipy.stats import binom
 __all__ = [
     "boolean_cube", "walsh_hadamard", "eval_sum_of_relu", "sum_of_relu_vertex", "sum_of_relu_fourier",
     "parity_relu", "ltf_2relu", "prop253_net", "claim1_tail", "andreev", "restriction_not_forced_mc",
-    "restriction_not_forced_many",
+    "restriction_not_forced_many", "random_boolean_function", "lemma251_survey", "parity_check", "ltf_check",
+    "prop253_check", "andreev_restriction_check", "kane_williams_survey", "kw_band", "kw_trend",
+    "block_structure_survey", "natural_order",
 ]
 
 SumOfReLU = tuple[np.ndarray, np.ndarray, np.ndarray, float]
@@ -123,6 +133,100 @@ def prop253_net(n: int) -> SumOfReLU:
     return np.stack([w, -w]), np.array([L0, -L0]), np.array([1.0, -1.0]), 0.0
 
 
+# ---------------------------------------------------------------------------------------- checks of Section 2.5
+FUNCTION_KINDS = ("random", "sparse Fourier", "degree ≤ 2")
+
+
+def random_boolean_function(kind: str, n: int, rng: np.random.Generator, n_terms: int = 6) -> np.ndarray:
+    """A random f on boolean_cube(n) -> (2^n,): ``"random"``, N(0, 1) values; ``"sparse Fourier"``, ``n_terms``
+    characters χ_S(x) = ∏_{i∈S} x_i (S drawn without replacement) with N(0, 1) coefficients; ``"degree ≤ 2"``, the
+    same with |S| ≤ 2. The sparse sums are accumulated term by term, in the order the S are drawn."""
+    if kind not in FUNCTION_KINDS:
+        raise ValueError(f"kind={kind!r}: accepted values are {FUNCTION_KINDS}")
+    if kind == "random":
+        return rng.normal(size=2**n)
+    X = boolean_cube(n).astype(np.float64)
+    fh = np.zeros(2**n)
+    deg = np.array([bin(S).count("1") for S in range(2**n)])
+    cand = np.nonzero(deg <= 2)[0] if kind == "degree ≤ 2" else np.arange(2**n)
+    pick = rng.choice(cand, size=min(n_terms, cand.size), replace=False)
+    fh[pick] = rng.normal(size=pick.size)
+    f = np.zeros(2**n)
+    for S in pick:
+        f = f + fh[S] * np.prod(np.where((S >> np.arange(n)) & 1, X, 1.0), axis=1)
+    return f
+
+
+class SumOfReLURow(NamedTuple):
+    """Lemma 2.5.1 on one f: ``n``, ``kind``, gates of the vertex form (#{f ≠ 0}) and of the Fourier form
+    (Σ_{f̂(S)≠0}|S|), the largest ``error`` of the two on the cube, and ``ok`` (both exact to 1e-8, gate counts as
+    stated)."""
+
+    n: int
+    kind: str
+    vertex_gates: int
+    fourier_gates: int
+    error: float
+    ok: bool
+
+
+def lemma251_survey(ns: Sequence[int], rng: np.random.Generator, kinds: Sequence[str] = FUNCTION_KINDS
+                    ) -> list[SumOfReLURow]:
+    """Lemma 2.5.1 (L802): for each n and kind, f = :func:`random_boolean_function` written both ways
+    (:func:`sum_of_relu_vertex`, :func:`sum_of_relu_fourier`) and evaluated on all 2^n inputs."""
+    rows = []
+    for n in ns:
+        X = boolean_cube(n).astype(np.float64)
+        for kind in kinds:
+            f = random_boolean_function(kind, n, rng)
+            v, F = sum_of_relu_vertex(f, n), sum_of_relu_fourier(f, n)
+            e = max(np.abs(eval_sum_of_relu(v, X) - f).max(), np.abs(eval_sum_of_relu(F, X) - f).max())
+            fh = walsh_hadamard(f)
+            sum_s = sum(bin(S).count("1") for S in range(1, 2**n) if abs(fh[S]) > 1e-12)
+            ok = e < 1e-8 and v[0].shape[0] == np.count_nonzero(f) and F[0].shape[0] == sum_s
+            rows.append(SumOfReLURow(n, kind, v[0].shape[0], F[0].shape[0], float(e), bool(ok)))
+    return rows
+
+
+def parity_check(k_max: int = 20, k_all: int = 20) -> bool:
+    """App. 2.D (L1086): :func:`parity_relu` (k) has k gates and equals y mod 2 at every y ∈ {0..k}, k = 1..k_max; and
+    at k = k_all it is evaluated on all 2^k_all bit strings (y = Σ b_i, float32) against their parity."""
+    ok = True
+    for k in range(1, k_max + 1):
+        yk = np.arange(k + 1, dtype=float)
+        p, c = parity_relu(k)
+        ok &= bool(np.array_equal(np.maximum(yk[:, None] - p, 0) @ c, yk % 2) and p.size == k)
+    bits = ((np.arange(2**k_all)[:, None] >> np.arange(k_all)) & 1).astype(np.float32)
+    p, c = parity_relu(k_all)
+    ysum = bits.sum(1)
+    out = sum(cj * np.maximum(ysum - pj, 0) for pj, cj in zip(p, c))
+    return ok & bool(np.array_equal(out, ysum % 2))
+
+
+def ltf_check(ns: Sequence[int], rng: np.random.Generator) -> bool:
+    """Claim 4 (L1082): for each n, a random LTF (a ~ N(0, I_n), b ~ N(0, 1)) is :func:`ltf_2relu` with ≤ 2 gates, equal
+    to 2·1{⟨a,x⟩+b ≥ 0} − 1 on every x ∈ {−1,1}^n (to 1e-9)."""
+    ok = True
+    for n in ns:
+        X = boolean_cube(n).astype(np.float64)
+        a, b = rng.normal(size=n), rng.normal()
+        circ = ltf_2relu(a, b)
+        err = np.abs(eval_sum_of_relu(circ, X) - (2.0 * (X @ a + b >= 0) - 1)).max()
+        ok &= bool(circ[0].shape[0] <= 2 and err < 1e-9)
+    return ok
+
+
+def prop253_check(ns: Sequence[int]) -> bool:
+    """Prop 2.5.3 (L816): for each n, :func:`prop253_net` equals Σ_{i=1}^n 2^i(1+x_i)/2 on every input (to 1e-9), and
+    that function takes 2^n distinct values."""
+    ok = True
+    for n in ns:
+        X = boolean_cube(n).astype(np.float64)
+        fP = ((1 + X) / 2) @ (2.0 ** np.arange(1, n + 1))
+        ok &= bool(np.abs(eval_sum_of_relu(prop253_net(n), X) - fP).max() < 1e-9 and np.unique(fP).size == 2**n)
+    return ok
+
+
 # ---------------------------------------------------------------------------------------- Section 2.6
 def claim1_tail(n: int, eps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Claim 1: exact P[Bin(2^n, ½) ≥ (½+ε)2^n] and the bound e^{-2^{n+1} ε²}. eps: (E,) -> two (E,) arrays."""
@@ -198,6 +302,56 @@ def restriction_not_forced_many(A: np.ndarray, b: np.ndarray, n_parts: int, R: i
     return hits / R
 
 
+def andreev_restriction_check(ks: Sequence[int], trials: int, rng: np.random.Generator) -> bool:
+    """Claim 2 (L922) with the XOR relabelling: for each k in ``ks`` (k rows of 2^k // k bits, a string x of 2^k bits),
+    ``trials`` random restrictions that fix x and all but one uniformly chosen bit per row; the restricted Andreev
+    function (:func:`andreev`) must read x at the index (y XOR π) for every assignment y of the free bits, π the
+    parities of the fixed bits of the rows. Exhaustive over y; True iff every trial agrees."""
+    ok = True
+    for k in ks:
+        rows, cols = k, 2**k // k
+        for _ in range(trials):
+            xs = rng.integers(0, 2, size=2**k)
+            A = rng.integers(0, 2, size=(rows, cols))
+            free = rng.integers(0, cols, size=rows)
+            pi = (A.sum(1) - A[np.arange(rows), free]) % 2              # parity of the fixed bits of each row
+            ys = (np.arange(2**rows)[:, None] >> np.arange(rows)) & 1   # all assignments of the free bits
+            AA = np.repeat(A[None], ys.shape[0], 0)
+            AA[:, np.arange(rows), free] = ys
+            got = andreev(np.repeat(xs[None], ys.shape[0], 0), AA)
+            ok &= bool(np.array_equal(got, xs[((ys ^ pi) << np.arange(rows)).sum(1)]))
+    return ok
+
+
+def kane_williams_survey(ns: Sequence[int], part_counts: Sequence[int], R: int,
+                         rngs: Sequence[np.random.Generator]) -> np.ndarray:
+    """Lemma 2.6.1 (L930–L934) by Monte Carlo: for each stream i (``rngs[i]``), n in ``ns`` and |P| in
+    ``part_counts``, :func:`restriction_not_forced_many` on two threshold-0 gates, MAJORITY (all ones) and N(0, I_n)
+    weights, with R restrictions. -> (rows, 5) [stream, gate (0 MAJORITY, 1 Gaussian), n, |P|, P[not forced]]."""
+    kw = []
+    for i, rng in enumerate(rngs):
+        for n in ns:
+            gates = np.vstack([np.ones(n), rng.normal(size=n)])
+            for P in part_counts:
+                for gi, p_nf in enumerate(restriction_not_forced_many(gates, 0.0, P, R, rng)):
+                    kw.append((i, gi, n, P, p_nf))
+    return np.array(kw, dtype=float)
+
+
+def kw_band(kw: np.ndarray) -> np.ndarray:
+    """P[not forced]·√n/|P| for the rows of :func:`kane_williams_survey`: bounded in n iff P = O(|P|/√n)."""
+    return kw[:, 4] * np.sqrt(kw[:, 2]) / kw[:, 3]
+
+
+def kw_trend(kw: np.ndarray, stream: int, gate: int, n_big: int, n_small: int) -> float:
+    """Ratio of :func:`kw_band` at n = n_big to that at n = n_small (each a mean over |P|) for one stream and gate of
+    :func:`kane_williams_survey`: 1 if P[not forced] = Θ(|P|/√n), (n_big/n_small)^{1/4} at a rate |P|/n^{1/4}."""
+    band = kw_band(kw)
+    sel = (kw[:, 0] == stream) & (kw[:, 1] == gate)
+    big, small = sel & (kw[:, 2] == n_big), sel & (kw[:, 2] == n_small)
+    return float(band[big].mean() / band[small].mean())
+
+
 # ---------------------------------------------------------------------------------------- Lemma 2.E.1 / Claim 5
 def cone_integer_points(c: np.ndarray, W: int) -> np.ndarray:
     """Integer w ∈ [-W, W]^m in the closed cone P_{m,σ} (Def 11), σ the order of {-1,1}^m by ⟨c, x⟩.
@@ -247,3 +401,60 @@ def restricted_circuit(m: int, W: int, widths: list[int], rng: np.random.Generat
         layers.append(G)
     top = np.einsum("j,jxy->xy", rng.normal(size=G.shape[0]), G) + rng.normal()
     return {"layers": layers, "top": top, "sign": np.sign(top)}
+
+
+class BlockRow(NamedTuple):
+    """Block structure of one weight-restricted circuit (Lemma 2.E.1): m, W, depth d, largest ``bottom`` gate block
+    count and its bound mW + 1, ``top_blocks`` of the pre-threshold matrix, ``refine`` = 1 + w_1·mW (the common
+    refinement of the bottom layer), the ``recursion`` bound B_{j+1} − 1 = w_j(B_j − 1), ``rank_top``, the side
+    ``size`` 2^m, and ``ok``: bottom ≤ mW + 1, every gate and the top ≤ refine, rank(top) ≤ min(#distinct rows,
+    1 + Σ rank of the last layer's gates)."""
+
+    m: int
+    W: int
+    d: int
+    bottom: int
+    bottom_bound: int
+    top_blocks: int
+    refine: int
+    recursion: int
+    rank_top: int
+    size: int
+    ok: bool
+
+
+def block_structure_survey(ms: Sequence[int], Ws: Sequence[int], widths_list: Sequence[list[int]],
+                           rng: np.random.Generator, example: tuple[int, int, int] = (5, 3, 3)
+                           ) -> tuple[list[BlockRow], tuple[dict, np.ndarray, np.ndarray] | None]:
+    """Lemma 2.E.1 + proof of Thm 2.5.5 (L1106–L1123): for each m, W (orders c1, c2 ~ N(0, I_m), drawn per (m, W)) and
+    hidden widths, a :func:`restricted_circuit` whose blocks (:func:`contiguous_blocks`) and ranks are counted exactly.
+    Returns (rows, (circuit, c1, c2) of the (m, W, d) = ``example`` circuit, None if not in the grid)."""
+    rows, ex = [], None
+    for m in ms:
+        for W in Ws:
+            c1, c2 = rng.normal(size=m), rng.normal(size=m)
+            for widths in widths_list:
+                circ = restricted_circuit(m, W, widths, rng, c1, c2)
+                bottom = max(max(contiguous_blocks(G)) for G in circ["layers"][0])
+                upper = max(max(contiguous_blocks(G)) for L in circ["layers"] for G in L)
+                top_blocks = max(contiguous_blocks(circ["top"]))
+                r_top = int(np.linalg.matrix_rank(circ["top"]))
+                distinct = np.unique(circ["top"], axis=0).shape[0]
+                r_sum = 1 + sum(np.linalg.matrix_rank(G) for G in circ["layers"][-1])
+                refine = 1 + widths[0] * m * W
+                recur = m * W + 1
+                for w in widths:
+                    recur = 1 + w * (recur - 1)
+                ok = bottom <= m * W + 1 and upper <= refine and top_blocks <= refine and r_top <= min(distinct, r_sum)
+                rows.append(BlockRow(m, W, len(widths) + 1, bottom, m * W + 1, top_blocks, refine, recur, r_top, 2**m,
+                                     bool(ok)))
+                if (m, W, len(widths) + 1) == tuple(example):
+                    ex = (circ, c1, c2)
+    return rows, ex
+
+
+def natural_order(M: np.ndarray, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """A (2^m, 2^m) matrix with rows ordered by ⟨c1, x⟩ and columns by ⟨c2, y⟩ (as :func:`restricted_circuit` orders
+    them) put back in the order of boolean_cube(m)."""
+    X = boolean_cube(int(np.log2(M.shape[0]))).astype(np.float64)
+    return M[np.argsort(np.argsort(X @ c1))][:, np.argsort(np.argsort(X @ c2))]

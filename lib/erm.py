@@ -17,13 +17,16 @@ feasible it *is* the subproblem's optimum. Subproblems are visited in order of t
 the search stops once the bound reaches the incumbent (branch and bound, still exact); only the rest go
 to ``quadprog`` (Goldfarb–Idnani dual active set). ``prune=False`` solves every QP with quadprog.
 Also: the 1-D PWL formulation (2.6)-(2.8) with the corrected constraints (2.7), grid brute forces,
-and a batched gradient-descent baseline (torch).
+and a batched gradient-descent baseline (torch). What the chapter's claims measure on them: ``reach_rate`` (how
+often gradient descent reaches the certified optimum), ``subproblem_scaling`` (the D^{nw} growth of Thm 2.4.1) and
+``erm_1d_study`` (Alg 1 against brute force and against (2.6)-(2.8), corrected and printed).
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 from math import comb
 
 import numpy as np
@@ -31,7 +34,8 @@ import quadprog
 
 __all__ = [
     "hyperplane_dichotomies", "dichotomy_count", "erm_two_layer_exact", "network_loss",
-    "erm_pwl1d_exact", "bruteforce_alg1_1d", "bruteforce_pwl1d", "gd_baseline",
+    "erm_pwl1d_exact", "bruteforce_alg1_1d", "bruteforce_pwl1d", "gd_baseline", "reach_rate", "subproblem_scaling",
+    "erm_1d_study",
 ]
 
 _RIDGE = 1e-12
@@ -272,3 +276,50 @@ def gd_baseline(X: np.ndarray, y: np.ndarray, w: int, R: int, steps: int, lr: fl
         return ((h * a2[:, None, :]).sum(-1) - yt).pow(2).mean(-1)
 
     return adam_cosine([A, b, a2], losses, steps, lr).cpu().numpy()
+
+
+# ---------------------------------------------------------------------------------------- studies
+def reach_rate(losses: np.ndarray, opt: float, y: np.ndarray, rtol: float = 1e-4) -> float:
+    """Fraction of the runs whose final ``losses`` (R,) are within ``rtol``·mean(y²) of the certified optimum ``opt``
+    (mean(y²) is the loss of the zero network, so the tolerance is relative to the scale of the problem)."""
+    return float(np.mean((np.asarray(losses) - opt) / np.mean(np.asarray(y) ** 2) < rtol))
+
+
+def subproblem_scaling(configs: Sequence[tuple[int, int]], Ds: Sequence[int], rng: np.random.Generator
+                       ) -> tuple[np.ndarray, dict[tuple[int, int], float]]:
+    """Thm 2.4.1 (L655): the number of convex subproblems of Alg 1 against D, for each (n, w) in ``configs`` and D in
+    ``Ds`` (x ~ U(−1, 1)^n, y ~ N(0, 1), drawn config-major). Returns (rows (len(configs)·len(Ds), 7) [n, w, D,
+    subproblems enumerated, the multiset count C(2Q + w − 1, w) with Q = :func:`dichotomy_count` (D, n), seconds,
+    QPs solved], {(n, w): local log-log slope of the count between the last two D}); the theorem's rate is n·w."""
+    rows = []
+    for nn, ww in configs:
+        for D in Ds:
+            X, y = rng.uniform(-1, 1, (D, nn)), rng.normal(size=D)
+            r = erm_two_layer_exact(X, y, ww)
+            rows.append((nn, ww, D, r["n_subproblems"], comb(2 * dichotomy_count(D, nn) + ww - 1, ww), r["seconds"],
+                         r["n_qp"]))
+    scal = np.array(rows, dtype=float)
+    slopes = {}
+    for nn, ww in configs:
+        sel = (scal[:, 0] == nn) & (scal[:, 1] == ww)
+        slopes[(nn, ww)] = float(np.polyfit(np.log(scal[sel, 2][-2:]), np.log(scal[sel, 3][-2:]), 1)[0])
+    return scal, slopes
+
+
+def erm_1d_study(x: np.ndarray, y: np.ndarray) -> dict:
+    """n = 1: Alg 1 (:func:`erm_two_layer_exact`, widths 1-3) against the grid brute force
+    (:func:`bruteforce_alg1_1d`, 31 and 301 points of [−1.5, 1.5]) and against the PWL formulation (2.6)-(2.8)
+    (:func:`erm_pwl1d_exact`, p = 1..4 pieces with the corrected (2.7), p = 2, 3 as printed; brute force on 121 grid
+    points of [−1.2, 1.2]). x, y: (D,).
+
+    Returns dict(alg1 {w: OPT}, grid_gap {grid size: brute force − Alg1(2)}, pwl {p: OPT}, pwl_printed {p: OPT},
+    pwl_brute {p: upper bound}, sandwich: L*_PWL(w+1) ≤ L*_Alg1(w) ≤ L*_PWL(w−1) for w = 2, 3 (a width-w net is PWL
+    with at most w + 1 pieces))."""
+    alg1 = {w: erm_two_layer_exact(x[:, None], y, w)["opt"] for w in (1, 2, 3)}
+    grid_gap = {G: bruteforce_alg1_1d(x, y, 2, np.linspace(-1.5, 1.5, G)) - alg1[2] for G in (31, 301)}
+    pwl = {p: erm_pwl1d_exact(x, y, p)["opt"] for p in (1, 2, 3, 4)}
+    pwl_printed = {p: erm_pwl1d_exact(x, y, p, printed=True)["opt"] for p in (2, 3)}
+    pwl_brute = {p: bruteforce_pwl1d(x, y, p, np.linspace(-1.2, 1.2, 121)) for p in (2, 3)}
+    sandwich = all(pwl[w + 1] <= alg1[w] + 1e-9 <= pwl[w - 1] + 2e-9 for w in (2, 3))
+    return dict(alg1=alg1, grid_gap=grid_gap, pwl=pwl, pwl_printed=pwl_printed, pwl_brute=pwl_brute,
+                sandwich=sandwich)

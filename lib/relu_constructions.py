@@ -10,22 +10,32 @@ Implements
 - ``lattice_to_net`` — Thm 2.2.1 (L472) from the Wang–Sun form (2.1) f = Σ_j s_j max_{i∈S_j} ℓ_i.
 - ``pwl_to_relu2`` — Thm 2.2.2 / Cor 2.A.1 (L988-1014), with the corrected back-substitution.
 - ``zigzag_pwl`` / ``zigzag_net`` — Def 5 (L522) maps h_a and their k-fold composition H (Thm 2.3.2).
+- ``lemma_2a6_bound`` / ``min_size_for_pieces`` / ``max_bound_pieces`` — Lemmas 2.A.6-2.A.7 (L1047-1062).
 - ``max0_x1_x2_net`` and ``diagonal_jump_witness`` — Prop 2.5.2 (L806, App. 2.B).
+
+Checks on random instances (what the chapter's claims measure): ``pwl_mismatch`` (exact gap between two PWL
+functions), ``max_tree_survey``, ``triangle_check``, ``lattice_survey``, ``thm222_survey``,
+``random_net_piece_counts``, ``relu_doubling_ratios``, ``lemma_2a7_converse_holds``, ``witness_report``. The
+zig-zag family's checks (Lemma 2.3.5, Thm 2.3.1, Cors 2.3.3-2.3.4) are in :mod:`lib.depth_separation`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
-from .pwl import PWL, propagate_net
+from .pwl import PWL, propagate_net, random_pwl
 
 __all__ = [
     "ReLUNet", "max2_net", "max_tree_net", "lattice_to_net", "pwl_to_relu2", "zigzag_pwl",
     "zigzag_compose_pwl", "zigzag_net", "hard_function_piece_formula", "triangle_net", "max_bound_pieces",
-    "max0_x1_x2_net", "diagonal_jump_witness", "lemma_2a6_bound", "min_size_for_pieces",
+    "max0_x1_x2_net", "diagonal_jump_witness", "lemma_2a6_bound", "min_size_for_pieces", "pwl_mismatch",
+    "max_tree_survey", "triangle_check", "lattice_survey", "thm222_survey", "Thm222Survey", "random_net_piece_counts",
+    "relu_doubling_ratios", "lemma_2a7_converse_holds", "witness_report",
 ]
 
 
@@ -211,6 +221,49 @@ def triangle_net(a: float, w: float) -> ReLUNet:
     return ReLUNet([W1, np.array([[1.0, -2.0, 1.0]]) / w**2], [b1, np.zeros(1)], "triangle")
 
 
+def pwl_mismatch(f: PWL, g: PWL) -> float:
+    """Exact gap between two PWL functions R -> R: max(|f − g| at the breakpoints of f − g, |difference of the end
+    slopes|). It is 0 iff f = g on R, and equals sup_R |f − g| (attained at a breakpoint) when the end slopes agree."""
+    d = f - g
+    return float(max(np.abs(d.v).max(), abs(d.sl), abs(d.sr)))
+
+
+def max_tree_survey(ms: Sequence[int], rng: np.random.Generator, n_points: int = 10_000) -> np.ndarray:
+    """Lemma 2.A.4 (L1032) on random inputs: for each m, the max tree of the m coordinates (:func:`max_tree_net`)
+    against ``np.max`` on ``n_points`` N(0, I_m) draws. -> (len(ms), 4) rows [m, hidden layers, size, max |error|]."""
+    rows = []
+    for m in ms:
+        X = rng.normal(size=(n_points, m))
+        net = max_tree_net(np.eye(m), np.zeros(m))
+        rows.append((m, net.hidden_layers, net.size, float(np.abs(net(X) - X.max(1)).max())))
+    return np.array(rows)
+
+
+def triangle_check(a: float, w: float) -> tuple[int, int, int, float]:
+    """The informal intro's puzzle (L313): (size, hidden layers, exact pieces on R, :func:`pwl_mismatch`) of
+    :func:`triangle_net` (a, w) against the triangle through (a − w, 0), (a, 1/w), (a + w, 0), zero outside."""
+    net = triangle_net(a, w)
+    g = net.to_pwl()
+    return net.size, net.hidden_layers, g.num_pieces(), pwl_mismatch(g, PWL.from_points([a - w, a, a + w],
+                                                                                         [0.0, 1 / w, 0.0], 0.0, 0.0))
+
+
+def lattice_survey(ns: Sequence[int], rng: np.random.Generator, n_terms: int = 5, n_points: int = 10_000
+                   ) -> list[tuple[int, int, int, int, float]]:
+    """Thm 2.2.1 (L472) on random instances: for each input dimension n, ``n_terms`` terms s_j max of n + 1 affine
+    maps (s_j = ±1, N(0, 1) coefficients) made one net by :func:`lattice_to_net` and compared with the form (2.1) on
+    ``n_points`` N(0, I_n) draws. -> rows (n, depth, bound ⌈log2(n+1)⌉ + 1, size, max |error|)."""
+    rows = []
+    for n in ns:
+        terms = [(float(rng.choice([-1, 1])), rng.normal(size=(n + 1, n)), rng.normal(size=n + 1))
+                 for _ in range(n_terms)]
+        net = lattice_to_net(terms)
+        X = rng.normal(size=(n_points, n))
+        ref = sum(s * (X @ A.T + c).max(1) for s, A, c in terms)
+        rows.append((n, net.depth, math.ceil(math.log2(n + 1)) + 1, net.size, float(np.abs(net(X) - ref).max())))
+    return rows
+
+
 # ---------------------------------------------------------------------------------------- Thm 2.2.2
 def pwl_to_relu2(f: PWL, printed: bool = False) -> ReLUNet:
     """Thm 2.2.2 / Cor 2.A.1: a PWL R -> R with m pieces as a 2-layer net of size m (m-1 if an end slope is 0).
@@ -254,6 +307,67 @@ def pwl_to_relu2(f: PWL, printed: bool = False) -> ReLUNet:
         c.append(sR)
     return ReLUNet([np.array(W1), np.array([c])], [np.array(b1), np.array([bvals[-1]])],
                    "Thm 2.2.2" + (" (printed eqs)" if printed else ""))
+
+
+class Thm222Row(NamedTuple):
+    """One random PWL function f and its Thm 2.2.2 net: ``m``, ``flat`` end (None, "L", "R"), exact ``pieces`` of f,
+    net ``size``, ``error`` (:func:`pwl_mismatch` and a sampled cross-check), ``printed_error`` of the net built with
+    the printed equations, and the exact ``net_pieces``."""
+
+    m: int
+    flat: str | None
+    pieces: int
+    size: int
+    error: float
+    printed_error: float
+    net_pieces: int
+
+
+@dataclass(frozen=True)
+class Thm222Survey:
+    """The rows of :func:`thm222_survey` and what Thm 2.2.2 / Cor 2.A.1 ask of them."""
+
+    rows: list[Thm222Row]
+
+    @property
+    def max_error(self) -> float:
+        return max(r.error for r in self.rows)
+
+    @property
+    def sizes_ok(self) -> bool:
+        """Size m, or m − 1 when an end slope is 0."""
+        return all(r.size == r.pieces - (1 if r.flat else 0) for r in self.rows)
+
+    @property
+    def pieces_ok(self) -> bool:
+        """The net has exactly the pieces of f."""
+        return all(r.net_pieces == r.pieces for r in self.rows)
+
+    def printed_wrong_m(self, tol: float = 1e-6) -> list[int]:
+        """The m for which the printed equations give a net off by more than ``tol`` (some end case)."""
+        return sorted({r.m for r in self.rows if r.printed_error > tol})
+
+    def printed_exact_m(self, tol: float = 1e-9) -> list[int]:
+        """The m for which the printed equations give a net within ``tol`` (some end case)."""
+        return sorted({r.m for r in self.rows if r.printed_error <= tol})
+
+
+def thm222_survey(ms: Sequence[int], rng: np.random.Generator, n_check: int = 2000) -> Thm222Survey:
+    """Thm 2.2.2 / Cor 2.A.1 (L988-1018) on random functions: for each m and each end case (None, "L", "R"),
+    f = :func:`lib.pwl.random_pwl` (m, rng, flat) made a 2-layer net with the corrected and with the printed
+    back-substitution (:func:`pwl_to_relu2`); errors are exact (:func:`pwl_mismatch`), the corrected one also
+    cross-checked on ``n_check`` points of [t_0 − 1, t_K + 1]."""
+    rows = []
+    for m in ms:
+        for flat in (None, "L", "R"):
+            f = random_pwl(m, rng, flat)
+            net, net_p = pwl_to_relu2(f), pwl_to_relu2(f, printed=True)
+            g = net.to_pwl()
+            x = np.linspace(f.t[0] - 1, f.t[-1] + 1, n_check)
+            err = max(pwl_mismatch(g, f), float(np.abs(net(x) - f(x)).max()))
+            rows.append(Thm222Row(m, flat, f.num_pieces(), net.size, err, pwl_mismatch(net_p.to_pwl(), f),
+                                  g.num_pieces()))
+    return Thm222Survey(rows)
 
 
 # ---------------------------------------------------------------------------------------- zig-zags
@@ -413,26 +527,6 @@ def thm231_size_bound(k_shallow: int, w: int, k: int) -> float:
     return 0.5 * k_shallow * w ** (k / k_shallow) - 1
 
 
-def thm236_size_bound(delta, k_shallow: int, w: int, k: int):
-    """Thm 2.3.6, size form (Mukherjee 2020, L549–L553): nets of depth ≤ k_shallow + 1 and size at most
-    ``k' w^{k/k'} (1 − 4δ)^{1/k'} / 2^{1 + 1/k'}`` stay at L1 distance > δ from f_{k,w} on [0, 1]. Broadcasts over
-    δ ∈ [0, ¼]."""
-    if min(k_shallow, w, k) < 1:
-        raise ValueError(f"k_shallow={k_shallow}, w={w}, k={k}: accepted values are integers >= 1")
-    d = np.asarray(delta, float)
-    return k_shallow * w ** (k / k_shallow) * np.clip(1 - 4 * d, 0, None) ** (1 / k_shallow) / 2 ** (1 + 1 / k_shallow)
-
-
-def thm236_delta_of_size(s, k_shallow: int, w: int, k: int):
-    """The inverse of :func:`thm236_size_bound`: the L1 error δ(s) = ¼ − 2^{k'−1}(s/k')^{k'}/w^k that Thm 2.3.6
-    guarantees for every net of depth ≤ k' + 1 and size s (vacuous when ≤ 0). It equals the piece form
-    ¼ − p/(2w^k) of the proof (L575, without its −1) at the Lemma 2.A.7 maximum p = (2s/k')^{k'}."""
-    if min(k_shallow, w, k) < 1:
-        raise ValueError(f"k_shallow={k_shallow}, w={w}, k={k}: accepted values are integers >= 1")
-    s = np.asarray(s, float)
-    return 0.25 - 2.0 ** (k_shallow - 1) * (s / k_shallow) ** k_shallow / float(w) ** k
-
-
 def lemma_2a7_size_table(ps: Sequence[int], ks: Sequence[int]) -> list[dict]:
     """Lemma 2.A.7 (L1062) against the exact minimum it comes from, and against a construction.
 
@@ -450,28 +544,6 @@ def lemma_2a7_size_table(ps: Sequence[int], ks: Sequence[int]) -> list[dict]:
                              min_size=min_size_for_pieces(int(p), int(k), s_max=4 * int(p) + 4 * int(k)),
                              zigzag_size=int(k * w)))
     return rows
-
-
-def triangle_l1_affine(y1, y2, q: int):
-    """Closed form of ∫|T − g| over one zig-zag triangle T (height 1, base [0, 2/q]) against the line g through
-    (0, y1) and (2/q, y2), for y1, y2 ∈ [0, 1] (proof of Thm 2.3.6, L565–L575). Broadcasts over y1, y2; its
-    minimum 1/(2q) is at y1 = y2 = ½."""
-    y1, y2 = np.asarray(y1, float), np.asarray(y2, float)
-    return (1 / q) * (-3 + y1 + 2 * y1**2 / (2 + y1 - y2) + y2 + 2 * (-2 + y1) ** 2 / (2 - y1 + y2))
-
-
-def zigzag_approximant(r: int, q: int) -> PWL:
-    """The constructive approximant of the zig-zag s_q with p = 2r + 2 pieces on [0, 1]: copy the first r
-    triangles exactly, climb to ½ and stay there (Thm 2.3.6 discussion). Its L1 error is ¼ − (4r + 1)/(8q)."""
-    if not 0 <= 2 * r + 2 <= q // 2 + 2:
-        raise ValueError(f"r={r}: accepted values are 0 <= r with 2r + 2 <= q/2 + 2 (q={q})")
-    pts, vals = [0.0], [0.0]
-    for i in range(r):
-        pts += [(2 * i + 1) / q, (2 * i + 2) / q]
-        vals += [1.0, 0.0]
-    pts.append((2 * r + 0.5) / q)
-    vals.append(0.5)
-    return PWL.from_points(pts, vals, 0.0, 0.0)
 
 
 def lemma_2a6_bound(widths: Sequence[int]) -> int:
@@ -517,6 +589,35 @@ def max_bound_pieces(k: int, s: int) -> int:
     return max(2 ** (k - 1) * (w1 + 1) * P[k - 1][s - w1] for w1 in range(1, s - k + 2))
 
 
+def random_net_piece_counts(width_tuples: Sequence[Sequence[int]], reps: int, rng: np.random.Generator) -> np.ndarray:
+    """Lemma 2.A.6 (L1047) on random nets: ``reps`` nets R → R per tuple of hidden widths, N(0, 1) weights and biases,
+    pieces counted exactly (lib.pwl). -> (N, 3) rows [hidden layers k, bound 2^{k−1}(w_1+1)w_2…w_k, exact pieces]."""
+    pc = []
+    for w in width_tuples:
+        dims = (1,) + tuple(w) + (1,)
+        for _ in range(reps):
+            Ws = [rng.normal(size=(dims[i + 1], dims[i])) for i in range(len(dims) - 1)]
+            bs = [rng.normal(size=dims[i + 1]) for i in range(len(dims) - 1)]
+            pc.append((len(w), lemma_2a6_bound(w), ReLUNet(Ws, bs).to_pwl().num_pieces()))
+    return np.array(pc)
+
+
+def relu_doubling_ratios(count: int, rng: np.random.Generator, max_pieces: int = 30) -> np.ndarray:
+    """Fig 2.A.2 (L1052): pieces(max{0, f + b}) / pieces(f) for ``count`` random f (:func:`lib.pwl.random_pwl`, 2 to
+    max_pieces − 1 pieces) and b ~ N(0, 1). -> (count,); the figure's claim is that every ratio is ≤ 2."""
+    ratios = []
+    for _ in range(count):
+        f = random_pwl(int(rng.integers(2, max_pieces)), rng)
+        ratios.append((f + rng.normal()).relu().num_pieces() / f.num_pieces())
+    return np.array(ratios)
+
+
+def lemma_2a7_converse_holds(k_max: int = 8, s_max: int = 25) -> bool:
+    """Lemma 2.A.7's converse (L1062): depth k + 1 and size s give at most (2s/k)^k pieces, i.e. the largest
+    Lemma 2.A.6 bound over integer widths (:func:`max_bound_pieces`) is ≤ (2s/k)^k, for 1 ≤ k ≤ k_max, k ≤ s ≤ s_max."""
+    return all(max_bound_pieces(k, s) <= (2 * s / k) ** k for k in range(1, k_max + 1) for s in range(k, s_max + 1))
+
+
 # ---------------------------------------------------------------------------------------- Prop 2.5.2
 def max0_x1_x2_net() -> ReLUNet:
     """Prop 2.5.2: a Sum-of-ReLU-of-ReLU (2 hidden layers) computing max{0,x1,x2}.
@@ -548,3 +649,9 @@ def diagonal_jump_witness(h, t_plus: float = 0.7371, t_minus: float = -0.6173, e
         return d_plus - d_minus
 
     return J(t_plus) - J(t_minus)
+
+
+def witness_report(nets: Sequence[ReLUNet], X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Prop 2.5.2 on fitted nets R² → R: (B, 3) rows [size, RMSE on (X (N, 2), y (N,)), witness Φ
+    (:func:`diagonal_jump_witness`)]."""
+    return np.array([(net.size, np.sqrt(np.mean((net(X) - y) ** 2)), diagonal_jump_witness(net)) for net in nets])

@@ -5,12 +5,19 @@ and support function of Z(b¹..b^m)), Lemma 2.3.8 (L611: γ_Z as a 2-layer net o
 Thm 2.3.10 (L619-637: H∘γ_Z as a (k+2)-layer net of size 2m + wk), and an exact enumerator of the linear
 regions of a ReLU net R² -> R (polygon splitting layer by layer, then merging of edge-adjacent cells that
 carry the same affine map), which counts *pieces* as Def 3 does (maximal connected affine sets).
+
+Surveys measured by the chapter's claims: ``vertex_count_survey`` (Thm 2.3.7.1 on random generators),
+``support_minimum`` / ``box_half_width`` (a square that holds every bounded piece), ``piece_report`` (exact pieces of
+a ZONOTOPE function next to the derived count and the two printed ones), ``random_zonotope_survey``, and
+``zonotope_vs_montufar`` (the comparison of L643 with Montúfar et al.'s count).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from math import comb
+from typing import NamedTuple
 
 import numpy as np
 from scipy.spatial import ConvexHull
@@ -19,7 +26,8 @@ from .relu_constructions import ReLUNet, _zigzag_coeffs
 
 __all__ = [
     "sign_sums", "zonotope_vertices", "vertex_count_formula", "gamma_net", "zonotope_function_net",
-    "linear_regions_2d", "zonotope_piece_formula",
+    "linear_regions_2d", "zonotope_piece_formula", "vertex_count_survey", "support_minimum", "box_half_width",
+    "piece_report", "random_zonotope_survey", "montufar_regions", "zonotope_vs_montufar",
 ]
 
 
@@ -196,3 +204,113 @@ def linear_regions_2d(net: ReLUNet, box: tuple[float, float, float, float], tol:
     _, label = np.unique(roots, return_inverse=True)
     return {"pieces": int(label.max() + 1) if C else 0, "cells": C, "polygons": polys, "maps": maps,
             "label": label}
+
+
+# ---------------------------------------------------------------------------------------- surveys
+class VertexCountRow(NamedTuple):
+    """Vertex counts of random zonotopes in R^n with m generators: the distinct ``counts`` over the draws, the
+    generic count ``formula`` 2Σ_{i<n}C(m−1,i) and the ``thesis`` count Σ_{i<n}C(m−1,i) (Thm 2.3.7.1, L597)."""
+
+    n: int
+    m: int
+    counts: list[int]
+    formula: int
+    thesis: int
+
+
+def vertex_count_survey(ns: Sequence[int], m_max: int, draws: int, rng: np.random.Generator) -> list[VertexCountRow]:
+    """For each n in ``ns`` and m = n..m_max, ``draws`` zonotopes with N(0, 1) generators B (m, n), their vertices
+    counted exactly (:func:`zonotope_vertices`), beside :func:`vertex_count_formula`."""
+    rows = []
+    for n in ns:
+        for m in range(n, m_max + 1):
+            counts = {len(zonotope_vertices(rng.normal(size=(m, n)))) for _ in range(draws)}
+            rows.append(VertexCountRow(n, m, sorted(counts), *vertex_count_formula(n, m)))
+    return rows
+
+
+def support_minimum(B: np.ndarray, norm: str = "inf") -> float:
+    """min of γ_Z(r) = Σ_j |⟨r, b^j⟩| (Thm 2.3.7) over the unit sphere of ``norm`` ("inf": the square ‖r‖_∞ = 1,
+    "2": the circle), exactly, for B: (m, 2). Between the directions r ⟂ b^j the function is r ↦ ⟨r, s⟩ for a fixed s:
+    linear along a square's edge, |s| cos(θ − φ) (concave where ≥ 0) along the circle, so the minimum is attained at a
+    direction ⟂ some b^j or at a corner of the square."""
+    B = np.asarray(B, dtype=np.float64)
+    if B.ndim != 2 or B.shape[1] != 2:
+        raise ValueError(f"B must be (m, 2), got shape {B.shape}")
+    if norm not in ("inf", "2"):
+        raise ValueError(f"norm={norm!r}: accepted values are 'inf', '2'")
+    perp = np.stack([-B[:, 1], B[:, 0]], 1)
+    C = np.concatenate([perp, -perp] + ([np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])]
+                                       if norm == "inf" else []))
+    C = C[np.abs(C).max(1) > 0]
+    C = C / (np.abs(C).max(1, keepdims=True) if norm == "inf" else np.linalg.norm(C, axis=1, keepdims=True))
+    return float(np.abs(C @ B.T).sum(1).min())
+
+
+def box_half_width(B: np.ndarray, level: float, norm: str = "inf") -> float:
+    """Half-width R of a square [−R, R]² whose boundary has γ_Z ≥ ``level``: level / :func:`support_minimum` (B, norm)
+    (with norm "2" the square holds the disc of radius R, on whose boundary γ_Z ≥ level too). With level > M the
+    square contains every bounded piece of H∘γ_Z (Prop 2.3.9). Raises if the generators do not span R²."""
+    g = support_minimum(B, norm)
+    if not g > 0:
+        raise ValueError("the generators do not span R^2 (γ_Z vanishes on a line)")
+    return level / g
+
+
+def piece_report(B: np.ndarray, a_list: Sequence, M: float, box: float) -> dict:
+    """ZONOTOPE[a^1..a^k, B] = H∘γ_Z (Prop 2.3.9, L619–L637) for B: (m, 2), counted exactly in [−box, box]².
+
+    -> dict(net, regions (the :func:`linear_regions_2d` result), pieces, cells, V (vertices of Z), formula (the
+    derived exact count :func:`zonotope_piece_formula`), prop239 = (m−1)^{n−1}∏w_i and thm2310 = Σ_{i<n}C(m−1,i)∏w_i
+    (the two printed counts, Prop 2.3.9 and Thm 2.3.10(i)), with w_i = len(a^i) + 1)."""
+    net = zonotope_function_net(a_list, M, B)
+    regions = linear_regions_2d(net, (-box, box, -box, box))
+    m, n = np.shape(B)
+    V = len(zonotope_vertices(B))
+    wk = math.prod(len(a) + 1 for a in a_list)
+    return dict(net=net, regions=regions, pieces=regions["pieces"], cells=regions["cells"], V=V,
+                formula=zonotope_piece_formula(V, [len(a) for a in a_list]), prop239=(m - 1) ** (n - 1) * wk,
+                thm2310=vertex_count_formula(n, m)[1] * wk)
+
+
+class RandomZonotopeRow(NamedTuple):
+    """One random 2-D ZONOTOPE function: m generators, width w, k layers, V vertices, exact ``pieces``, the derived
+    ``formula`` V·w^k (+1) and the printed ``prop239`` and ``thm2310`` counts."""
+
+    m: int
+    w: int
+    k: int
+    V: int
+    pieces: int
+    formula: int
+    prop239: int
+    thm2310: int
+
+
+def random_zonotope_survey(count: int, rng: np.random.Generator, level: float = 1.3) -> list[RandomZonotopeRow]:
+    """``count`` random ZONOTOPE functions R² → R: m ∈ 2..6 N(0, 1) generators, w ∈ 2..3, k ∈ 1..3 (k = 1 when
+    2m·w^k > 200), a^i sorted U(0.05, 0.95)^{w−1}, M = 1; pieces counted exactly (:func:`piece_report`) in the square
+    :func:`box_half_width` (B, level, "2")."""
+    rows = []
+    for _ in range(count):
+        m, w, k = int(rng.integers(2, 7)), int(rng.integers(2, 4)), int(rng.integers(1, 4))
+        if w**k * 2 * m > 200:
+            k = 1
+        B = rng.normal(size=(m, 2))
+        a_list = [np.sort(rng.uniform(0.05, 0.95, w - 1)) for _ in range(k)]
+        r = piece_report(B, a_list, 1.0, box_half_width(B, level, "2"))
+        rows.append(RandomZonotopeRow(m, w, k, r["V"], r["pieces"], r["formula"], r["prop239"], r["thm2310"]))
+    return rows
+
+
+def montufar_regions(w: int, n: int, k: int) -> int:
+    """Regions of the construction of Montúfar et al. 2014 with input dimension n, k hidden layers of width w ≥ n:
+    ⌊w/n⌋^{(k−1)n} Σ_{j=0}^{n} C(w, j) (as quoted by the thesis, L643)."""
+    return (w // n) ** ((k - 1) * n) * sum(comb(w, j) for j in range(n + 1))
+
+
+def zonotope_vs_montufar(n: int, m: int, ws: Sequence[int], ks: Sequence[int]) -> list[tuple[int, int, int, int, int]]:
+    """The comparison of L643: rows (w, k, corrected ZONOTOPE count 2Σ_{i<n}C(m−1,i)·w^k, the thesis's formula
+    Σ_{i<n}C(m−1,i)·w^k, :func:`montufar_regions` (w, n, k)) for every w in ``ws`` and k in ``ks``."""
+    ours, thesis = vertex_count_formula(n, m)
+    return [(w, k, ours * w**k, thesis * w**k, montufar_regions(w, n, k)) for w in ws for k in ks]

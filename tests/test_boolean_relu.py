@@ -139,3 +139,85 @@ def test_restriction_not_forced_many_against_exact_enumeration():
     assert np.all(np.abs(est - exact) <= 5 * se + 1e-12)
     with pytest.raises(ValueError, match="must divide"):
         restriction_not_forced_many(A[:, :7], b, parts, 10, rng)
+
+
+# ---------------------------------------------------------------------------------------- checks of §2.5-2.6, App. 2.E
+@pytest.mark.parametrize("kind", ["sparse Fourier", "degree ≤ 2"])
+def test_random_boolean_function_spectrum(kind):
+    """Oracle: the Walsh–Hadamard transform of the drawn f has ≤ 6 non-zero coefficients (of degree ≤ 2 when asked),
+    and f agrees with the literal sum Σ_S f̂(S) ∏_{i∈S} x_i evaluated point by point."""
+    from lib.boolean_relu import random_boolean_function
+
+    n = 6
+    f = random_boolean_function(kind, n, np.random.default_rng(1))
+    fh = walsh_hadamard(f)
+    S_nz = np.nonzero(np.abs(fh) > 1e-12)[0]
+    assert 1 <= S_nz.size <= 6
+    if kind == "degree ≤ 2":
+        assert all(bin(S).count("1") <= 2 for S in S_nz)
+    X = boolean_cube(n)
+    lit = [sum(fh[S] * np.prod([X[r, i] for i in range(n) if S >> i & 1]) for S in S_nz) for r in range(2**n)]
+    assert np.allclose(f, lit, atol=1e-12)
+    with pytest.raises(ValueError, match="accepted values"):
+        random_boolean_function("dense", n, np.random.default_rng(1))
+
+
+def test_lemma251_survey_gate_counts():
+    from lib.boolean_relu import lemma251_survey
+
+    rows = lemma251_survey(range(2, 7), np.random.default_rng(2))
+    assert len(rows) == 15 and all(r.ok for r in rows)
+    for r in rows:
+        if r.kind == "random":
+            assert r.vertex_gates == 2**r.n                                # generic values: every vertex is a gate
+        if r.kind == "degree ≤ 2":
+            assert r.fourier_gates <= 2 * 6                                # ≤ 6 characters of ≤ 2 bits
+
+
+def test_parity_ltf_prop253_checks():
+    from lib.boolean_relu import ltf_check, parity_check, prop253_check
+
+    assert parity_check(k_max=8, k_all=10)
+    assert ltf_check(range(2, 9), np.random.default_rng(3)) and prop253_check(range(2, 9))
+
+
+def test_andreev_restriction_check():
+    from lib.boolean_relu import andreev_restriction_check
+
+    assert andreev_restriction_check((3, 4), 30, np.random.default_rng(4))
+
+
+def test_kane_williams_majority_against_binomial():
+    """Oracle: for MAJORITY with |P| parts of one free bit, the gate is not forced iff |Σ fixed| < |P|, a sum of n − |P|
+    Rademacher variables; its exact probability is a binomial sum. The Monte Carlo estimate is within 5 s.e."""
+    from scipy.stats import binom
+
+    from lib.boolean_relu import kane_williams_survey, kw_band, kw_trend
+
+    R, ns, parts = 20_000, [64, 256], (4, 16)
+    kw = kane_williams_survey(ns, parts, R, [np.random.default_rng(5), np.random.default_rng(6)])
+    assert kw.shape == (2 * 2 * 2 * 2, 5) and np.all((kw[:, 4] >= 0) & (kw[:, 4] <= 1))
+    for row in kw[kw[:, 1] == 0]:
+        n, P = int(row[2]), int(row[3])
+        j = np.arange(n - P + 1)                                  # number of +1 among the fixed bits
+        exact = binom.pmf(j, n - P, 0.5)[np.abs(2 * j - (n - P)) < P].sum()
+        assert abs(row[4] - exact) < 5 * np.sqrt(exact * (1 - exact) / R)
+    band = kw_band(kw)
+    assert band == pytest.approx(kw[:, 4] * np.sqrt(kw[:, 2]) / kw[:, 3])
+    sel = (kw[:, 0] == 1) & (kw[:, 1] == 0)
+    hand = band[sel & (kw[:, 2] == 256)].mean() / band[sel & (kw[:, 2] == 64)].mean()
+    assert kw_trend(kw, 1, 0, 256, 64) == pytest.approx(hand)
+
+
+def test_block_structure_survey_and_natural_order():
+    from lib.boolean_relu import block_structure_survey, natural_order
+
+    rows, ex = block_structure_survey((3, 4), (2,), ([4], [4, 3]), np.random.default_rng(7), example=(4, 2, 3))
+    assert len(rows) == 4 and all(r.ok for r in rows) and ex is not None
+    assert [r.recursion for r in rows[:2]] == [1 + 4 * 6, 1 + 3 * (4 * 6)]   # B − 1 = w_j (B − 1), from mW + 1 = 7
+    # natural_order undoes the sorting of rows by ⟨c1, x⟩ and columns by ⟨c2, y⟩ (oracle: a matrix built naturally)
+    rng = np.random.default_rng(8)
+    X = boolean_cube(4).astype(float)
+    c1, c2 = rng.normal(size=4), rng.normal(size=4)
+    M = X @ rng.normal(size=(4, 4)) @ X.T
+    assert np.array_equal(natural_order(M[np.argsort(X @ c1)][:, np.argsort(X @ c2)], c1, c2), M)

@@ -1,5 +1,6 @@
 """Tests of lib.erm: exact ERM (Alg 1) against brute force and gradient descent."""
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -84,3 +85,39 @@ def test_tiny_instance_vs_exhaustive_grid():
             best = min(best, network_loss(X, y, c * theta, np.array([s])))
     assert r["opt"] <= best + 1e-9
     assert best - r["opt"] < 0.05
+
+
+# ---------------------------------------------------------------------------------------- studies
+def test_reach_rate_by_hand():
+    from lib.erm import reach_rate
+
+    y = np.array([1.0, -1.0, 2.0, 0.0])                          # mean(y²) = 1.5
+    losses = np.array([0.1, 0.1 + 1e-5, 0.1 + 1.5e-4 - 1e-9, 0.1 + 1.5e-4 + 1e-9, 0.5])
+    assert reach_rate(losses, 0.1, y) == pytest.approx(3 / 5)   # within 1e-4 · 1.5 of OPT: the first three
+
+
+def test_subproblem_scaling_counts_and_slopes():
+    """Oracle: the count is the multiset number C(2Q + w − 1, w) with Cover's Q; for n = w = 1, Q = 2D, so the count
+    4D has log-log slope exactly 1."""
+    from lib.erm import subproblem_scaling
+
+    scal, slopes = subproblem_scaling([(1, 1), (1, 2), (2, 1)], [4, 6, 8], np.random.default_rng(3))
+    assert scal.shape == (9, 7)
+    assert np.array_equal(scal[:, 3], scal[:, 4])
+    assert np.array_equal(scal[:3, 3], [16, 24, 32])                           # 4D
+    assert scal[3, 3] == math.comb(2 * 8 + 1, 2)                               # n = 1, w = 2, D = 4: Q = 8
+    assert slopes[(1, 1)] == pytest.approx(1.0, abs=1e-9)
+    assert slopes[(1, 2)] == pytest.approx(np.log(math.comb(33, 2) / math.comb(25, 2)) / np.log(8 / 6))
+
+
+def test_erm_1d_study():
+    from lib.erm import erm_1d_study
+
+    rng = np.random.default_rng(4)
+    x, y = np.sort(rng.uniform(-1, 1, 8)), rng.normal(size=8)
+    e = erm_1d_study(x, y)
+    assert e["sandwich"] and min(e["grid_gap"].values()) >= -1e-9
+    assert e["alg1"][3] <= e["alg1"][2] <= e["alg1"][1] + 1e-12
+    assert all(e["pwl"][p] <= e["pwl_brute"][p] + 1e-9 for p in (2, 3))
+    assert e["pwl"][1] == pytest.approx(float(np.mean((np.polyval(np.polyfit(x, y, 1), x) - y) ** 2)), abs=1e-9)
+    assert e["pwl_printed"][3] == pytest.approx(e["pwl"][1], abs=1e-8)          # printed (2.7): the affine fit

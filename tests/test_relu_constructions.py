@@ -4,6 +4,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lib.pwl import PWL
 from lib.relu_constructions import (
@@ -206,37 +208,10 @@ def test_random_pwl_has_m_pieces_and_flat_ends():
         random_pwl(1, rng)
 
 
-def test_thm231_bound_and_triangle_closed_form_and_approximant_error():
+def test_thm231_bound():
     from lib import relu_constructions as rcm
-    from lib.pwl import PWL
 
     assert rcm.thm231_size_bound(3, 3, 9) == pytest.approx(0.5 * 3 * 27 - 1)       # Cor 2.3.4, k = 3: 39.5
-    q = 16
-    tri = PWL.from_points([0, 1 / q, 2 / q], [0, 1, 0], 0, 0)
-    for y1, y2 in [(0.5, 0.5), (0.0, 1.0), (0.2, 0.9), (1.0, 0.0)]:
-        line = PWL.from_points([0, 2 / q], [y1, y2], (y2 - y1) * q / 2, (y2 - y1) * q / 2)
-        assert tri.l1_distance(line, 0, 2 / q) == pytest.approx(float(rcm.triangle_l1_affine(y1, y2, q)), abs=1e-12)
-    assert float(rcm.triangle_l1_affine(0.5, 0.5, q)) == pytest.approx(1 / (2 * q))
-    sq = rcm.zigzag_compose_pwl([[0.5]] * 4, 1.0)                                       # s_q with q = 2^4
-    for r in (0, 1, 3):
-        a = rcm.zigzag_approximant(r, q)
-        assert a.pieces_in(0, 1) == 2 * r + 2
-        assert sq.l1_distance(a, 0, 1) == pytest.approx(0.25 - (4 * r + 1) / (8 * q), abs=1e-12)
-
-
-def test_thm236_size_form_inverse_and_piece_form():
-    from lib import relu_constructions as rcm
-
-    for kp, w, k in [(1, 2, 6), (2, 2, 6), (2, 3, 4), (3, 4, 3)]:
-        for delta in (0.0, 0.05, 0.2, 0.24):
-            s = float(rcm.thm236_size_bound(delta, kp, w, k))
-            assert float(rcm.thm236_delta_of_size(s, kp, w, k)) == pytest.approx(delta, abs=1e-12)
-        for s in (1, 3, 8):
-            p = (2 * s / kp) ** kp                                   # Lemma 2.A.7 maximum number of pieces
-            assert float(rcm.thm236_delta_of_size(s, kp, w, k)) == pytest.approx(0.25 - p / (2 * w**k), abs=1e-12)
-    assert float(rcm.thm236_delta_of_size(64, 1, 2, 6)) < 0                 # vacuous: 64 units can copy s_64
-    with pytest.raises(ValueError, match="accepted values"):
-        rcm.thm236_delta_of_size(3, 0, 2, 2)
 
 
 def test_lemma_2a7_size_table_against_brute_force():
@@ -268,3 +243,118 @@ def test_stack_nets_and_grouped_zigzag_are_exact():
     assert st.size == sum(n.size for n in nets) and st.hidden_layers == 2
     with pytest.raises(ValueError, match="accepted values"):
         rcm.grouped_zigzag_net(a_list, 1.0, 3)
+
+
+# ---------------------------------------------------------------------------------------- checks on random instances
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 12), st.floats(-5, 5), st.integers(0, 2**32 - 1))
+def test_pwl_mismatch_is_the_exact_gap(m, c, seed):
+    """Oracle: f + c differs from f by exactly |c| everywhere; extra stored breakpoints change nothing; a slope change
+    at the ends is seen."""
+    from lib.pwl import random_pwl
+    from lib.relu_constructions import pwl_mismatch
+
+    f = random_pwl(m, np.random.default_rng(seed))
+    assert pwl_mismatch(f + c, f) == pytest.approx(abs(c), abs=1e-12)
+    assert pwl_mismatch(f.refine(np.linspace(-7, 7, 13)), f) < 1e-12
+    g = PWL(f.t, f.v, f.sl, f.sr + 0.5)
+    assert pwl_mismatch(g, f) == pytest.approx(0.5)
+
+
+def _max_tree_units(m):
+    """Independent count of the units of the max tree: 4 per pair and 2 per pass-through at every level."""
+    units, c = 0, m
+    while c > 1:
+        units += 4 * (c // 2) + 2 * (c % 2)
+        c = (c + 1) // 2
+    return units
+
+
+def test_max_tree_survey_depth_size_error():
+    from lib.relu_constructions import max_tree_survey
+
+    ms = np.arange(2, 18)
+    rows = max_tree_survey(ms, np.random.default_rng(1), n_points=500)
+    assert rows.shape == (16, 4)
+    assert np.array_equal(rows[:, 1], np.ceil(np.log2(ms)))
+    assert [int(r) for r in rows[:, 2]] == [_max_tree_units(int(m)) for m in ms]
+    assert np.all(rows[:, 2] <= 4 * (2 * ms - 1)) and rows[:, 3].max() < 1e-12
+
+
+@pytest.mark.parametrize("a,w", [(0.0, 1.0), (1.5, 0.5), (-1.0, 2.0), (3.0, 0.25)])
+def test_triangle_check(a, w):
+    from lib.relu_constructions import triangle_check
+
+    size, hidden, pieces, err = triangle_check(a, w)
+    assert (size, hidden, pieces) == (3, 1, 4) and err < 1e-12
+    x = np.linspace(a - 2 * w, a + 2 * w, 2001)                 # oracle: the definition max{0, 1/w − |x−a|/w²}
+    assert np.abs(triangle_net(a, w)(x) - np.maximum(0, 1 / w - np.abs(x - a) / w**2)).max() < 1e-12
+
+
+def test_lattice_survey():
+    from lib.relu_constructions import lattice_survey
+
+    rows = lattice_survey((2, 3, 4), np.random.default_rng(2), n_points=2000)
+    assert [r[0] for r in rows] == [2, 3, 4]
+    for n, depth, bound, size, err in rows:
+        assert bound == math.ceil(math.log2(n + 1)) + 1 and depth <= bound and err < 1e-10
+        # 5 terms of n + 1 maps: each a max tree of n + 1 leaves, padded to the same depth
+        assert size >= 5 * _max_tree_units(n + 1)
+    assert lattice_survey((2,), np.random.default_rng(2))[0] == lattice_survey((2,), np.random.default_rng(2))[0]
+
+
+def test_thm222_survey_and_its_summary():
+    from lib.relu_constructions import Thm222Row, Thm222Survey, thm222_survey
+
+    sv = thm222_survey(range(2, 9), np.random.default_rng(3), n_check=500)
+    assert len(sv.rows) == 7 * 3 and sv.max_error < 1e-9 and sv.sizes_ok and sv.pieces_ok
+    assert sv.printed_wrong_m() == [4, 5, 6, 7, 8] and {2, 3} <= set(sv.printed_exact_m())
+    # the summary on hand-made rows (oracle: read off by hand)
+    hand = Thm222Survey([Thm222Row(3, None, 3, 3, 0.0, 0.0, 3), Thm222Row(4, "L", 4, 3, 1e-12, 0.5, 4),
+                         Thm222Row(4, "R", 4, 4, 2e-12, 1e-8, 3)])
+    assert hand.max_error == 2e-12 and not hand.sizes_ok and not hand.pieces_ok
+    assert hand.printed_wrong_m() == [4] and hand.printed_exact_m() == [3]
+
+
+def test_random_net_piece_counts_one_layer_closed_form():
+    """Oracle: a generic one-hidden-layer net of width w has exactly w + 1 pieces (one kink per unit), the bound."""
+    from lib.relu_constructions import random_net_piece_counts
+
+    pc = random_net_piece_counts([(1,), (3,), (5,)], 4, np.random.default_rng(4))
+    assert np.array_equal(pc[:, 2], np.repeat([2, 4, 6], 4)) and np.array_equal(pc[:, 1], pc[:, 2])
+    deep = random_net_piece_counts([(2, 3), (3, 2, 2)], 5, np.random.default_rng(5))
+    assert np.all(deep[:, 2] <= deep[:, 1]) and np.array_equal(deep[:, 1], np.repeat([18, 64], 5))   # 2·3·3, 4·4·2·2
+
+
+def test_relu_doubling_ratios():
+    from lib.relu_constructions import relu_doubling_ratios
+
+    r = relu_doubling_ratios(200, np.random.default_rng(6))
+    assert r.shape == (200,) and r.max() <= 2 and r.min() > 0
+    # oracle: max{0, |x| − 1} has 3 pieces (|x| has 2): the ratio 3/2 by hand
+    f = PWL.from_points([0.0], [0.0], -1.0, 1.0)
+    assert (f - 1.0).relu().num_pieces() / f.num_pieces() == 1.5
+
+
+def test_lemma_2a7_converse_against_brute_force():
+    import itertools
+
+    from lib.relu_constructions import lemma_2a7_converse_holds
+
+    assert lemma_2a7_converse_holds(3, 10)
+    brute = all(max(lemma_2a6_bound(w) for w in itertools.product(range(1, s + 1), repeat=k) if sum(w) == s)
+                <= (2 * s / k) ** k for k in range(1, 4) for s in range(k, 11))
+    assert brute
+
+
+def test_witness_report():
+    from lib.relu_constructions import witness_report
+
+    rng = np.random.default_rng(7)
+    X = rng.uniform(-1, 1, (500, 2))
+    y = np.maximum(0, X.max(1))
+    W, b, c = rng.normal(size=(8, 2)), rng.normal(size=8), rng.normal(size=8)
+    sor = ReLUNet([W, c[None]], [b, np.zeros(1)])
+    rep = witness_report([sor, max0_x1_x2_net()], X, y)
+    assert rep[0, 0] == 8 and rep[0, 1] == pytest.approx(np.sqrt(np.mean((sor(X) - y) ** 2)))
+    assert abs(rep[0, 2]) < 1e-6 and rep[1, 1] < 1e-12 and rep[1, 2] == pytest.approx(math.sqrt(2), abs=1e-6)
