@@ -1,5 +1,6 @@
 """lib.book.runner on fixture notebooks: failure isolation, cells named, budgets, verdict gate, determinism."""
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -86,23 +87,30 @@ def test_timeout_is_reported(tmp_path, build):
     assert rec["peak_rss_mb"] is not None and rec["peak_rss_mb"] > 1   # read from /proc before the kill
 
 
-def test_group_peak_rss_sees_a_live_process_group():
+def test_tree_peak_rss_sees_a_grandchild_in_its_own_session():
     import subprocess
     import sys
     import time
-    p = subprocess.Popen([sys.executable, "-c", "x = bytearray(200_000_000); import time; time.sleep(30)"],
-                         start_new_session=True)
+    code = ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
+            "'x = bytearray(200_000_000); import time; time.sleep(30)'], start_new_session=True); time.sleep(30)")
+    p = subprocess.Popen([sys.executable, "-c", code])
     try:
-        for _ in range(100):                                  # until the allocation is resident
-            peak = runner.group_peak_rss_mb(p.pid)
+        for _ in range(200):                                  # until the grandchild's allocation is resident
+            peak = runner.tree_peak_rss_mb(p.pid)
             if peak and peak > 190:
                 break
             time.sleep(0.05)
         assert peak is not None and 190 < peak < 400
     finally:
+        for child in Path("/proc").glob("[0-9]*/status"):   # the grandchild, then the child
+            try:
+                if f"PPid:\t{p.pid}\n" in child.read_text():
+                    os.kill(int(child.parent.name), 9)
+            except OSError:
+                pass
         p.kill()
         p.wait()
-    assert runner.group_peak_rss_mb(p.pid) is None            # the group is gone
+    assert runner.tree_peak_rss_mb(p.pid) is None             # the process is gone
 
 
 def test_cli_rejects_bad_arguments(tmp_path, capsys):

@@ -167,18 +167,23 @@ def reader_tags(source: str, tags: list[str]) -> list[str]:
     return tags
 
 
-def group_peak_rss_mb(pgid: int) -> float | None:
-    """The largest peak resident set (``VmHWM``, MB) among the live processes of process group ``pgid`` — the
-    kernel's peak when a timed-out run is about to be killed (``RUSAGE_CHILDREN`` only counts waited-for children).
-    None where ``/proc`` is unavailable or the group is gone."""
-    peaks = []
+def tree_peak_rss_mb(root_pid: int) -> float | None:
+    """The largest peak resident set (``VmHWM``, MB) among ``root_pid`` and its live descendants — the kernel's peak
+    when a timed-out run is about to be killed (``RUSAGE_CHILDREN`` only counts waited-for children, and the kernel
+    runs in a session of its own). None where ``/proc`` is unavailable or the process is gone."""
+    parent, peak = {}, {}
     for status in Path("/proc").glob("[0-9]*/status"):
         with contextlib.suppress(OSError, ValueError):
-            if os.getpgid(int(status.parent.name)) != pgid:
-                continue
-            for ln in status.read_text().splitlines():
-                if ln.startswith("VmHWM:"):
-                    peaks.append(int(ln.split()[1]) / 1024)
+            fields = dict(ln.split(":", 1) for ln in status.read_text().splitlines() if ":" in ln)
+            pid = int(status.parent.name)
+            parent[pid] = int(fields["PPid"])
+            if "VmHWM" in fields:
+                peak[pid] = int(fields["VmHWM"].split()[0]) / 1024
+    tree, frontier = set(), {root_pid} & set(parent)
+    while frontier:
+        tree |= frontier
+        frontier = {pid for pid, pp in parent.items() if pp in frontier} - tree
+    peaks = [peak[pid] for pid in tree if pid in peak]
     return round(max(peaks), 1) if peaks else None
 
 
@@ -266,7 +271,7 @@ def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, tim
             stdout, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            killed_peak_mb = group_peak_rss_mb(proc.pid)     # read before the kill: rusage never sees it
+            killed_peak_mb = tree_peak_rss_mb(proc.pid)      # read before the kill: rusage never sees it
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             stdout, _ = proc.communicate()
