@@ -6,9 +6,9 @@ The thesis (Emschwiller 2020, eq. 2.1) studies
 
 and trains T = 100 random students per dataset, one at a time ("tens of hours").  Here every student of a
 sweep is one slice of a stacked weight tensor ``W: (B, d, m)`` and one call of :func:`train` runs them all:
-one batched matmul per step, gradients written out by hand for ReLU (autograd for any other activation),
-and per-model Adam/GD state that is *elementwise*, hence exactly the same arithmetic as B separate
-``torch.optim`` runs.
+two batched matmuls per step in a grouped, unit-major layout (see the note above the kernels), gradients
+written out by hand for ReLU (autograd for any other activation), and per-model Adam/GD state that is
+*elementwise*, hence the same arithmetic as B separate ``torch.optim`` runs (Adam through torch's fused kernel).
 
 Data sharing.  Restarts of one teacher share its data set.  :func:`train` therefore accepts ``X: (K, N, d)``
 with ``B = K * T`` (model ``b`` uses data set ``b // T``); the forward pass then multiplies ``X_k`` by the
@@ -166,6 +166,17 @@ def label_variance(m: int, d: int, dist: str = "uniform") -> float:
 
 # --------------------------------------------------------------------------------------------------
 # batched kernels (internal)
+#
+# Layout.  During training the B = K*T students live in *grouped* form: the T students that share data set k are
+# one matrix Wg[k] : (d, m*T) whose column j*T + t is hidden unit j of student t (unit-major).  Then
+#   forward   H_k = X_k Wg[k]                      one bmm (K, N, d) @ (K, d, m*T), no data copies,
+#   readout   f[k, n, t] = s_t sum_j relu(H_k)[n, j*T + t]   a reduction over a non-innermost axis,
+#   backward  dL/dWg[k] = X_k^T G_k,  G_k[n, j*T + t] = 1{H_k > 0} * g[k, n, t]   one bmm, and the broadcast of
+#             g over the units j runs along an outer axis (contiguous inner loop over t).
+# The student-major layout (column t*m + j) needs the broadcast along the innermost axis of size m, which
+# PyTorch's CPU kernels do about 20x slower; with the permutes it needed the training step at the paper shape
+# (K = 10, T = 100, N = 500, d = m = 10) took 20 ms, against 3.2 ms here.  Per-model vectors (scale, count,
+# loss) are (K, 1, T) or (K, T); per-sample ones (targets, masks) are (K, N, T), or (K, N, 1) when shared.
 
 
 def _group_data(X: Tensor, B: int, d: int) -> tuple[Tensor, int]:
@@ -192,7 +203,7 @@ def _group_targets(Y: Tensor, K: int, T: int, N: int, name: str) -> Tensor:
 
 
 def _preact(W: Tensor, Xg: Tensor, T: int) -> Tensor:
-    """H = X_k W_b for every model: W (K*T, d, m), Xg (K, N, d) -> (K, N, T*m)."""
+    """H = X_k W_b for every model: W (K*T, d, m), Xg (K, N, d) -> (K, N, T*m) (student-major columns)."""
     B, d, m = W.shape
     K = Xg.shape[0]
     if T == 1:
@@ -202,18 +213,83 @@ def _preact(W: Tensor, Xg: Tensor, T: int) -> Tensor:
 
 
 def _readout(A: Tensor, scale: Tensor, T: int) -> Tensor:
-    """A (K, N, T*m) -> outputs (K*T, N) = scale_b * sum_j A."""
+    """A (K, N, T*m) (student-major) -> outputs (K*T, N) = scale_b * sum_j A."""
     K, N, Tm = A.shape
     m = Tm // T
     out = A.view(K, N, T, m).sum(-1).permute(0, 2, 1).reshape(K * T, N)
     return out * scale.view(-1, 1)
 
 
-def _expand_targets(Y: Tensor, K: int, T: int) -> Tensor:
-    """(K, N) -> (K*T, N) as a view when T > 1; (B, N) passes through."""
-    if Y.shape[0] == K * T:
-        return Y
-    return Y.unsqueeze(1).expand(K, T, Y.shape[1]).reshape(K * T, Y.shape[1])
+def _to_groups(W: Tensor, T: int) -> Tensor:
+    """(B, d, m) -> grouped (K, d, m*T), column j*T + t = unit j of student k*T + t (a copy)."""
+    B, d, m = W.shape
+    return W.view(B // T, T, d, m).permute(0, 2, 3, 1).reshape(B // T, d, m * T)
+
+
+def _from_groups(Wg: Tensor, T: int) -> Tensor:
+    """Inverse of :func:`_to_groups`: (K, d, m*T) -> (K*T, d, m)."""
+    K, d, mT = Wg.shape
+    return Wg.view(K, d, mT // T, T).permute(0, 3, 1, 2).reshape(K * T, d, mT // T)
+
+
+def _per_sample(V: Tensor, K: int, T: int) -> Tensor:
+    """Per-sample values (B, N) -> (K, N, T); shared ones (K, N) -> (K, N, 1) (a view)."""
+    if V.shape[0] == K * T and T > 1:
+        return V.view(K, T, V.shape[1]).permute(0, 2, 1).contiguous()
+    return V.unsqueeze(-1)
+
+
+def _per_model(v: Tensor, K: int, T: int) -> Tensor:
+    """Per-model values (B,) -> (K, 1, T); per-data-set ones (K,) -> (K, 1, 1)."""
+    return v.view(K, 1, T) if v.shape[0] == K * T else v.view(K, 1, 1)
+
+
+def _grouped_forward(Wg: Tensor, Xg: Tensor, scale: Tensor, T: int, activation: Callable[[Tensor], Tensor],
+                     buf: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Outputs f (K, N, T) and the activations act(H) (K, N, m*T) of grouped weights; scale (K, 1, T).
+    ``buf`` (K, N, m*T), if given, receives H (and, for ReLU, relu(H) in place): no fresh 4 N m B-byte
+    allocation per step (its page faults cost a third of the forward product at the paper shape)."""
+    K, N, _ = Xg.shape
+    H = torch.bmm(Xg, Wg) if buf is None else torch.bmm(Xg, Wg, out=buf)
+    A = H.clamp_min_(0) if activation is torch.relu else activation(H)
+    return A.view(K, N, -1, T).sum(2).mul_(scale), A
+
+
+def _grouped_grad(Wg: Tensor, Xg: Tensor, XgT: Tensor, Yg: Tensor, mask: Tensor | None, count: Tensor,
+                  scale: Tensor, T: int, activation: Callable[[Tensor], Tensor], reduction: str,
+                  with_loss: bool = False, buf: Tensor | None = None) -> tuple[Tensor | None, Tensor]:
+    """Loss L_b = red_n (f_b(x_n) - y_n)^2 (K, T) (if ``with_loss``) and dL/dWg (K, d, m*T), all models at once.
+
+    Xg (K, N, d) and XgT its transpose (K, d, N); Yg and mask (K, N, T) or (K, N, 1); count and scale (K, 1, T)
+    or (K, 1, 1).  ReLU: the closed form of the layout note above (dL/df = 2 r s / count or 2 r s), with H
+    computed into ``buf`` when given; any other activation: autograd on sum_b L_b (the models are independent).
+    """
+    K, N, _ = Xg.shape
+    if activation is torch.relu:
+        out, A = _grouped_forward(Wg, Xg, scale, T, activation, buf)
+        r = out.sub_(Yg)
+        if mask is not None:
+            r.mul_(mask)
+        loss = None
+        if with_loss:
+            loss = (r * r).sum(1)
+            if reduction == "mean":
+                loss = loss / count[:, 0]
+        coef = 2.0 * scale / count if reduction == "mean" else 2.0 * scale
+        g = r.mul_(coef)  # dL_b/df_b(x_n): (K, N, T)
+        G = A.sign_()  # 1{H > 0}, in place (A >= 0)
+        G.view(K, N, -1, T).mul_(g.unsqueeze(2))
+        return loss, torch.bmm(XgT, G)
+    with torch.enable_grad():
+        Wr = Wg.detach().requires_grad_(True)
+        out, _ = _grouped_forward(Wr, Xg, scale, T, activation)
+        r = out - Yg
+        if mask is not None:
+            r = r * mask
+        sq = (r * r).sum(1)
+        loss = sq / count[:, 0] if reduction == "mean" else sq
+        (grad,) = torch.autograd.grad(loss.sum(), Wr)
+    return (loss.detach() if with_loss else None), grad
 
 
 def _loss_and_grad(
@@ -227,73 +303,28 @@ def _loss_and_grad(
     activation: Callable[[Tensor], Tensor],
     reduction: str,
 ) -> tuple[Tensor, Tensor]:
-    """Per-model loss L_b = red_n (f_b(x_n) - y_n)^2 and its gradient dL_b/dW_b, all models at once.
-
-    ReLU: closed form  dL/dW_b = X^T [(dL/df) * 1{H > 0}] * scale_b.  Other activations: autograd on
-    sum_b L_b (models are independent, so its gradient is the stack of the per-model gradients).
-    """
-    K, N, d = Xg.shape
-    B, _, m = W.shape
-    if activation is torch.relu:
-        A = _preact(W, Xg, T).clamp_min_(0)  # (K, N, T*m)
-        out = _readout(A, scale, T)  # (B, N)
-        r = out - _expand_targets(Y, K, T)
-        if mask is not None:
-            r = r * mask
-        sq = (r * r).sum(1)
-        if reduction == "mean":
-            loss = sq / count
-            g_out = r * (2.0 / count).view(-1, 1)
-        else:
-            loss = sq
-            g_out = 2.0 * r
-        g_out = g_out * scale.view(-1, 1)  # dL_b/df_b(x_n): (B, N)
-        # dL/dW_b = sum_n x_n g_out[b, n] 1{H_bn > 0}^T = (X * g_out_b)^T 1{H_b > 0}: one bmm over models.
-        # The indicator is taken as sign(relu(H)) (contiguous, no broadcasting over the m units: a
-        # broadcast multiply over a size-1 last axis is ~10x slower on CPU than this layout).
-        if T == 1:
-            pos = torch.sign(A)
-        elif m >= 16:
-            # wide units: write sign() of the permuted view straight into a contiguous (K, T, N, m) buffer
-            # (one pass; measured 2.5x faster per step at m = 30, but slower for narrow units)
-            pos = torch.empty((K, T, N, m), dtype=A.dtype, device=A.device)
-            torch.sign(A.view(K, N, T, m).permute(0, 2, 1, 3), out=pos)
-            pos = pos.view(B, N, m)
-        else:
-            pos = torch.sign(A).view(K, N, T, m).permute(0, 2, 1, 3).reshape(B, N, m)
-        if T > 1:
-            XG = (Xg.unsqueeze(1) * g_out.view(K, T, N, 1)).view(B, N, d)
-        else:
-            XG = Xg * g_out.unsqueeze(-1)
-        grad = torch.bmm(XG.transpose(1, 2), pos)  # (B, d, m)
-        return loss.detach(), grad
-    with torch.enable_grad():
-        Wr = W.detach().requires_grad_(True)
-        out = _readout(activation(_preact(Wr, Xg, T)), scale, T)
-        r = out - _expand_targets(Y, K, T)
-        if mask is not None:
-            r = r * mask
-        sq = (r * r).sum(1)
-        loss = sq / count if reduction == "mean" else sq
-        (grad,) = torch.autograd.grad(loss.sum(), Wr)
-    return loss.detach(), grad
-
-
-def _eval_loss(W: Tensor, Xg: Tensor, Y: Tensor, mask: Tensor | None, count: Tensor, scale: Tensor, T: int,
-               activation: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
-    """Mean squared error per model and the matching R^2 (eq. 2.9) on (possibly masked) data: (B,), (B,)."""
+    """Per-model loss (B,) and gradient dL_b/dW_b (B, d, m) in the caller's layout (W (B, d, m), Y and mask
+    (B, N) or (K, N), count and scale (B,)): :func:`_grouped_grad` between two layout changes."""
     K = Xg.shape[0]
-    out = _readout(activation(_preact(W, Xg, T)), scale, T)
-    Yb = _expand_targets(Y, K, T)
-    r = out - Yb
+    loss, g = _grouped_grad(_to_groups(W, T), Xg, Xg.transpose(1, 2), _per_sample(Y, K, T),
+                            None if mask is None else _per_sample(mask, K, T), _per_model(count, K, T),
+                            _per_model(scale, K, T), T, activation, reduction, with_loss=True)
+    return loss.reshape(-1), _from_groups(g, T)
+
+
+def _grouped_eval(Wg: Tensor, Xg: Tensor, Yg: Tensor, mask: Tensor | None, count: Tensor, scale: Tensor, T: int,
+                  activation: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
+    """Mean squared error per model and the matching R^2 (eq. 2.9) on (possibly masked) data: (B,), (B,)."""
+    out, _ = _grouped_forward(Wg, Xg, scale, T, activation)
+    r = out.sub_(Yg)
     if mask is not None:
-        r = r * mask
-        mu = (Yb * mask).sum(1, keepdim=True) / count.view(-1, 1)
-        var = (((Yb - mu) * mask) ** 2).sum(1) / count
+        r.mul_(mask)
+        mu = (Yg * mask).sum(1, keepdim=True) / count
+        var = (((Yg - mu) * mask) ** 2).sum(1) / count[:, 0]
     else:
-        var = Yb.var(1, unbiased=False)
-    loss = (r * r).sum(1) / count
-    return loss, 1.0 - loss / var
+        var = Yg.var(1, unbiased=False)
+    loss = (r * r).sum(1) / count[:, 0]
+    return loss.reshape(-1), (1.0 - loss / var).reshape(-1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -379,9 +410,6 @@ def train(
     K, N, _ = Xg.shape
     Y = _group_targets(Y, K, T, N, "Y")
     mask, count = _prep_mask(train_mask, Y, "train_mask")
-    count = _expand_targets(count.view(-1, 1), K, T).view(-1) if count.shape[0] == K and T > 1 else count
-    if mask is not None and mask.shape[0] == K and T > 1:
-        mask = _expand_targets(mask, K, T)
     has_test = X_test is not None or Y_test is not None
     if has_test:
         if X_test is None or Y_test is None:
@@ -391,10 +419,6 @@ def train(
             raise ValueError(f"X_test groups models by {Tt} but X by {T}; give both with the same batch size")
         Y_test = _group_targets(Y_test, K, T, Xtg.shape[1], "Y_test")
         tmask, tcount = _prep_mask(test_mask, Y_test, "test_mask")
-        if tcount.shape[0] == K and T > 1:
-            tcount = _expand_targets(tcount.view(-1, 1), K, T).view(-1)
-        if tmask is not None and tmask.shape[0] == K and T > 1:
-            tmask = _expand_targets(tmask, K, T)
     if out_scale is None:
         scale = torch.full((B,), 1.0 / math.sqrt(m), dtype=W0.dtype, device=W0.device)
     else:
@@ -409,54 +433,73 @@ def train(
         if mask is not None:
             raise ValueError("train_mask is only supported with full-batch training (batch_size=None)")
 
-    W = W0.detach().clone()
+    # everything in the grouped layout (see the note above the kernels); back to (B, d, m) at the end
+    Wg = _to_groups(W0.detach(), T).contiguous()
+    XgT = Xg.transpose(1, 2)
+    Yg, mg, cg = _per_sample(Y, K, T), None if mask is None else _per_sample(mask, K, T), _per_model(count, K, T)
+    sg = _per_model(scale, K, T)
+    if has_test:
+        Ytg, tmg = _per_sample(Y_test, K, T), None if tmask is None else _per_sample(tmask, K, T)
+        tcg = _per_model(tcount, K, T)
+    fused_adam = getattr(torch, "_fused_adam_", None) if optimizer == "adam" else None
     if optimizer == "adam":
-        m1 = torch.zeros_like(W)
-        v2 = torch.zeros_like(W)
+        m1 = torch.zeros_like(Wg)
+        v2 = torch.zeros_like(Wg)
         b1, b2 = betas
+        step_t = torch.zeros((), dtype=Wg.dtype, device=Wg.device)
     step = 0
     hist_e, hist_tr, hist_te = [], [], []
+    bufs: dict[int, Tensor] = {}  # the (K, n, m*T) pre-activation buffer per step size n (full batch: one)
 
-    def do_step(Xs: Tensor, Ys: Tensor, msk: Tensor | None, cnt: Tensor) -> None:
+    def do_step(Xs: Tensor, XsT: Tensor, Ys: Tensor, msk: Tensor | None, cnt: Tensor) -> None:
         nonlocal step
-        _, g = _loss_and_grad(W, Xs, Ys, msk, cnt, scale, T, activation, reduction)
+        n = Xs.shape[1]
+        if n not in bufs:
+            bufs[n] = torch.empty((K, n, Wg.shape[2]), dtype=Wg.dtype, device=Wg.device)
+        _, g = _grouped_grad(Wg, Xs, XsT, Ys, msk, cnt, sg, T, activation, reduction, buf=bufs[n])
         step += 1
         if optimizer == "gd":
-            W.sub_(lr * g)
+            Wg.add_(g, alpha=-lr)  # torch.optim.SGD's update
+        elif fused_adam is not None:  # the kernel of torch.optim.Adam(fused=True): one pass, same update
+            step_t.fill_(step)
+            fused_adam([Wg], [g], [m1], [v2], [], [step_t], lr=lr, beta1=b1, beta2=b2, weight_decay=0.0,
+                       eps=eps, amsgrad=False, maximize=False)
         else:  # torch.optim.Adam (single-tensor path), elementwise, hence per model
             m1.lerp_(g, 1 - b1)
             v2.mul_(b2).addcmul_(g, g, value=1 - b2)
             bc1 = 1 - b1**step
             bc2 = 1 - b2**step
             denom = (v2.sqrt() / math.sqrt(bc2)).add_(eps)
-            W.addcdiv_(m1, denom, value=-lr / bc1)
+            Wg.addcdiv_(m1, denom, value=-lr / bc1)
 
     with torch.no_grad():
         for epoch in range(epochs):
             if batch_size is None:
-                do_step(Xg, Y, mask, count)
+                do_step(Xg, XgT, Yg, mg, cg)
             else:
-                perm = torch.randperm(N, generator=generator, device=generator.device).to(W.device)
+                perm = torch.randperm(N, generator=generator, device=generator.device).to(Wg.device)
                 nb = N // batch_size
-                cnt = torch.full((B,), float(batch_size), dtype=W.dtype, device=W.device)
+                cnt = torch.full((1, 1, 1), float(batch_size), dtype=Wg.dtype, device=Wg.device)
                 for i in range(nb):
                     idx = perm[i * batch_size:(i + 1) * batch_size]
-                    do_step(Xg[:, idx], Y[:, idx], None, cnt)
+                    Xs = Xg[:, idx]
+                    do_step(Xs, Xs.transpose(1, 2), Yg[:, idx], None, cnt)
             if record_every and ((epoch + 1) % record_every == 0 or epoch == epochs - 1):
                 hist_e.append(epoch + 1)
-                hist_tr.append(_eval_loss(W, Xg, Y, mask, count, scale, T, activation)[0])
+                hist_tr.append(_grouped_eval(Wg, Xg, Yg, mg, cg, sg, T, activation)[0])
                 if has_test:
-                    hist_te.append(_eval_loss(W, Xtg, Y_test, tmask, tcount, scale, T, activation)[0])
-        tr_loss, tr_r2 = _eval_loss(W, Xg, Y, mask, count, scale, T, activation)
+                    hist_te.append(_grouped_eval(Wg, Xtg, Ytg, tmg, tcg, sg, T, activation)[0])
+        tr_loss, tr_r2 = _grouped_eval(Wg, Xg, Yg, mg, cg, sg, T, activation)
         te_loss = te_r2 = None
         if has_test:
-            te_loss, te_r2 = _eval_loss(W, Xtg, Y_test, tmask, tcount, scale, T, activation)
+            te_loss, te_r2 = _grouped_eval(Wg, Xtg, Ytg, tmg, tcg, sg, T, activation)
     history: dict[str, Tensor] = {}
     if record_every:
         history["epoch"] = torch.tensor(hist_e)
         history["train_loss"] = torch.stack(hist_tr)
         if has_test:
             history["test_loss"] = torch.stack(hist_te)
+    W = _from_groups(Wg, T)
     return TrainResult(W=W, train_loss=tr_loss, test_loss=te_loss, history=history, train_r2=tr_r2, test_r2=te_r2)
 
 

@@ -192,3 +192,57 @@ def test_bad_arguments():
         ts.train(W0, X, Y, X_test=X)
     with pytest.raises(ValueError, match="same shape"):
         ts.r2(torch.zeros(3), torch.zeros(4))
+
+
+@settings(max_examples=30, deadline=None)
+@given(K=st.integers(1, 3), T=st.integers(1, 4), d=st.integers(1, 4), m=st.integers(1, 4))
+def test_grouped_layout_round_trip_and_forward(K, T, d, m):
+    """The unit-major grouped layout is a permutation: it round-trips, and its forward pass is eq. 2.1."""
+    g = _gen(K * 100 + T * 10 + d + m)
+    W = ts.sample_teachers(K * T, d, m, generator=g, dtype=DT)
+    X = ts.gaussian_inputs(K, 6, d, generator=g, dtype=DT)
+    Wg = ts._to_groups(W, T)
+    assert Wg.shape == (K, d, m * T)
+    torch.testing.assert_close(ts._from_groups(Wg, T), W, rtol=0, atol=0)
+    # column j*T + t of group k is unit j of student k*T + t
+    assert torch.equal(Wg[K - 1, :, (m - 1) * T + (T - 1)], W[K * T - 1, :, m - 1])
+    scale = torch.full((K, 1, T), 1 / math.sqrt(m), dtype=DT)
+    out, _ = ts._grouped_forward(Wg, X, scale, T, torch.relu)
+    torch.testing.assert_close(out.permute(0, 2, 1).reshape(K * T, 6), ts.relu_net(W, X), rtol=0, atol=1e-13)
+
+
+def test_adam_fallback_equals_fused_and_torch_optim(monkeypatch):
+    """Both Adam paths (torch's fused kernel and the explicit single-tensor formula) are torch.optim.Adam."""
+    _, X, Y, W0 = _problem(N=19)
+    fused = ts.train(W0, X, Y, optimizer="adam", lr=0.02, epochs=25)
+    monkeypatch.delattr(torch, "_fused_adam_")
+    plain = ts.train(W0, X, Y, optimizer="adam", lr=0.02, epochs=25)
+    torch.testing.assert_close(fused.W, plain.W, atol=1e-12, rtol=1e-10)
+    w = torch.nn.Parameter(W0[4].clone())
+    opt = torch.optim.Adam([w], lr=0.02)
+    for _ in range(25):
+        opt.zero_grad()
+        ((torch.relu(X[1] @ w).sum(-1) / math.sqrt(w.shape[1]) - Y[1]) ** 2).mean().backward()
+        opt.step()
+    torch.testing.assert_close(plain.W[4], w.detach(), atol=1e-12, rtol=1e-10)
+
+
+def test_minibatch_non_relu_equals_single_model_autograd():
+    """Minibatch SGD with a smooth activation (the autograd branch) on per-model targets equals the loop."""
+    _, X, _, W0 = _problem(K=2, T=2, N=12)
+    g = _gen(7)
+    Yb = torch.randn(4, 12, generator=g, dtype=DT)  # per-model targets (B, N)
+    res = ts.train(W0, X, Yb, optimizer="gd", lr=0.05, epochs=3, batch_size=4, generator=_gen(9),
+                   activation=torch.tanh)
+    for b in range(4):
+        w = W0[b].clone().requires_grad_(True)
+        gp = _gen(9)
+        for _ in range(3):
+            perm = torch.randperm(12, generator=gp)
+            for i in range(3):
+                idx = perm[4 * i:4 * i + 4]
+                loss = ((torch.tanh(X[b // 2, idx] @ w).sum(-1) / math.sqrt(3) - Yb[b, idx]) ** 2).mean()
+                (gw,) = torch.autograd.grad(loss, w)
+                with torch.no_grad():
+                    w -= 0.05 * gw
+        torch.testing.assert_close(res.W[b], w.detach(), atol=1e-12, rtol=1e-10)
