@@ -221,9 +221,12 @@ def _readout(A: Tensor, scale: Tensor, T: int) -> Tensor:
 
 
 def _to_groups(W: Tensor, T: int) -> Tensor:
-    """(B, d, m) -> grouped (K, d, m*T), column j*T + t = unit j of student k*T + t (a copy)."""
+    """(B, d, m) -> grouped (K, d, m*T), column j*T + t = unit j of student k*T + t: always a new contiguous
+    tensor (for T = 1 the permutation is the identity and a reshape would alias ``W``)."""
     B, d, m = W.shape
-    return W.view(B // T, T, d, m).permute(0, 2, 3, 1).reshape(B // T, d, m * T)
+    out = torch.empty((B // T, d, m * T), dtype=W.dtype, device=W.device)
+    out.view(B // T, d, m, T).copy_(W.reshape(B // T, T, d, m).permute(0, 2, 3, 1))
+    return out
 
 
 def _from_groups(Wg: Tensor, T: int) -> Tensor:
@@ -434,7 +437,7 @@ def train(
             raise ValueError("train_mask is only supported with full-batch training (batch_size=None)")
 
     # everything in the grouped layout (see the note above the kernels); back to (B, d, m) at the end
-    Wg = _to_groups(W0.detach(), T).contiguous()
+    Wg = _to_groups(W0.detach(), T)  # a copy: W0 is never written
     XgT = Xg.transpose(1, 2)
     Yg, mg, cg = _per_sample(Y, K, T), None if mask is None else _per_sample(mask, K, T), _per_model(count, K, T)
     sg = _per_model(scale, K, T)

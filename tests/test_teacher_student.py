@@ -246,3 +246,16 @@ def test_minibatch_non_relu_equals_single_model_autograd():
                 with torch.no_grad():
                     w -= 0.05 * gw
         torch.testing.assert_close(res.W[b], w.detach(), atol=1e-12, rtol=1e-10)
+
+
+@pytest.mark.parametrize("T", [1, 3])
+def test_train_leaves_initial_weights_untouched(T):
+    """W0 is an input: training (one data set per model, T = 1, or shared, T = 3) never writes it, and the
+    returned weights do not alias it."""
+    _, X, Y, W0 = _problem(K=2, T=3, N=15)
+    if T == 1:
+        X, Y = X.repeat_interleave(3, 0), Y.repeat_interleave(3, 0)
+    keep = W0.clone()
+    res = ts.train(W0, X, Y, epochs=5)
+    assert torch.equal(W0, keep)
+    assert res.W.data_ptr() != W0.data_ptr() and not torch.equal(res.W, W0)
