@@ -82,6 +82,65 @@ def test_frob_minnorm_interpolates_and_is_min_norm():
     assert torch.allclose(lr.frob_minnorm(Xp, yp), M, atol=1e-10)
 
 
+def _frob_oracle(X, y):
+    """min-norm least squares over ALL d x d matrices (features x x^T, d^2 of them) by torch.linalg.pinv: the
+    minimiser is symmetric, so this is the min-Frobenius fit without any vech weights."""
+    B, n, d = X.shape
+    F = torch.einsum("bni,bnj->bnij", X, X).reshape(B, n, d * d)
+    return (torch.linalg.pinv(F) @ y.unsqueeze(-1)).reshape(B, d, d)
+
+
+@pytest.mark.parametrize("d", [3, 5, 7])
+def test_frob_minnorm_nested_equals_pinv_at_every_size(d):
+    g = torch.Generator().manual_seed(20 + d)
+    D = d * (d + 1) // 2
+    N = D + 9
+    X = torch.randn(3, N, d, generator=g, dtype=D64)
+    y = torch.randn(3, N, generator=g, dtype=D64)          # generic y: no interpolant once n > D (least squares)
+    sizes = [1, 2, D // 2, D - 1, D, D + 1, N]
+    M = lr.frob_minnorm_nested(X, y, sizes)
+    assert M.shape == (len(sizes), 3, d, d)
+    for s, n in enumerate(sizes):
+        ref = _frob_oracle(X[:, :n], y[:, :n])
+        assert torch.allclose(M[s], ref, rtol=1e-9, atol=1e-9 * ref.abs().max().item()), n
+        assert torch.allclose(M[s], lr.frob_minnorm(X[:, :n], y[:, :n]), rtol=1e-9, atol=1e-9)
+        if n <= D:   # under-determined: interpolates
+            assert torch.allclose(lr.quad_forms(X[:, :n], M[s]), y[:, :n], atol=1e-9)
+
+
+def test_frob_minnorm_nested_rank_deficient_falls_back_to_pinv(monkeypatch):
+    g = torch.Generator().manual_seed(30)
+    d = 4
+    D = d * (d + 1) // 2
+    X = torch.randn(2, D + 4, d, generator=g, dtype=D64)
+    y = torch.randn(2, D + 4, generator=g, dtype=D64)
+    X[:, 4] = X[:, 1]                                       # a repeated point with a different label: no interpolant
+    X[:, 6] = 0.0                                           # and a zero row
+    calls = []
+    pinv = torch.linalg.pinv
+    monkeypatch.setattr(torch.linalg, "pinv", lambda A, *a, **k: calls.append(A.shape) or pinv(A, *a, **k))
+    sizes = [3, 6, D, D + 4]
+    M = lr.frob_minnorm_nested(X, y, sizes)
+    assert calls, "the rank-deficient sizes must be solved by pinv"
+    monkeypatch.setattr(torch.linalg, "pinv", pinv)
+    for s, n in enumerate(sizes):
+        assert torch.allclose(M[s], _frob_oracle(X[:, :n], y[:, :n]), atol=1e-9), n
+
+
+def test_frob_minnorm_nested_threshold_and_inputs():
+    g = torch.Generator().manual_seed(31)
+    d = 6
+    D = d * (d + 1) // 2
+    Ms = lr.low_rank_quadratic(2, d, 2, generator=g)
+    X = torch.randn(2, D + 5, d, generator=g, dtype=D64)
+    M = lr.frob_minnorm_nested(X, lr.quad_forms(X, Ms), [D - 1, D, D + 5])
+    err = lr.matrix_rel_error(M.flatten(0, 1), Ms.repeat(3, 1, 1)).view(3, 2)
+    assert (err[0] > 1e-3).all() and (err[1:] < 1e-10).all()
+    for bad in ([], [0], [5, 5], [D + 6]):
+        with pytest.raises(ValueError, match="sizes"):
+            lr.frob_minnorm_nested(X, lr.quad_forms(X, Ms), bad)
+
+
 def test_frobenius_threshold_is_exact():
     g = torch.Generator().manual_seed(5)
     d = 5
@@ -102,6 +161,64 @@ def test_nuclear_fista_recovers_rank_one_below_frobenius_threshold():
     assert (lr.matrix_rel_error(M, Ms) < 1e-2).all()
     with pytest.raises(ValueError, match="iters"):
         lr.nuclear_fista(X, lr.quad_forms(X, Ms), iters=0)
+
+
+def _nested_stack(X, y, ns):
+    """The chapter's zero-padded stack of nested sample sizes: (S*B, N, d), (S*B, N), prefix masks (S*B, N)."""
+    N = X.shape[1]
+    mk = torch.stack([(torch.arange(N) < n) for n in ns]).to(X.dtype).repeat_interleave(X.shape[0], 0)
+    return X.repeat(len(ns), 1, 1) * mk.unsqueeze(-1), y.repeat(len(ns), 1) * mk, mk
+
+
+def test_nuclear_fista_counts_equals_padded_stack():
+    g = torch.Generator().manual_seed(40)
+    d, ns = 6, [5, 9, 14, 20]
+    Ms = lr.low_rank_quadratic(3, d, 2, generator=g)
+    X = torch.randn(3, ns[-1], d, generator=g, dtype=D64)
+    Xp, yp, mk = _nested_stack(X, lr.quad_forms(X, Ms), ns)
+    ref = lr.nuclear_fista(Xp, yp, iters=60, generator=torch.Generator().manual_seed(1))
+    M = lr.nuclear_fista(Xp, yp, iters=60, generator=torch.Generator().manual_seed(1), counts=mk.sum(1))
+    assert torch.allclose(M, ref, rtol=0, atol=1e-11 * ref.abs().max().item())
+    # non-contiguous groups (problems interleaved) and garbage beyond the counts are handled the same way
+    perm = torch.randperm(len(Xp), generator=g)
+    Xg = Xp[perm] + (1 - mk[perm]).unsqueeze(-1) * 7.0
+    M2 = lr.nuclear_fista(Xg, yp[perm], iters=60, generator=torch.Generator().manual_seed(1), counts=mk.sum(1)[perm])
+    assert torch.allclose(M2, lr.nuclear_fista(Xp[perm], yp[perm], iters=60,
+                                               generator=torch.Generator().manual_seed(1)), atol=1e-11)
+    with pytest.raises(ValueError, match="counts"):
+        lr.nuclear_fista(Xp, yp, iters=1, counts=mk.sum(1)[1:])
+
+
+def test_quad_net_fit_prefix_groups_equal_masked_engine():
+    # a prefix mask is trained group by group on the valid rows; shuffling the rows of every data set (same loss,
+    # a non-prefix mask) forces the engine's masked path: both must agree to float64 rounding
+    g = torch.Generator().manual_seed(41)
+    d, ns = 4, [6, 11, 18]
+    Ms = lr.low_rank_quadratic(2, d, 1, generator=g)
+    X = torch.randn(2, ns[-1], d, generator=g, dtype=D64)
+    Xp, yp, mk = _nested_stack(X, lr.quad_forms(X, Ms), ns)
+    perm = torch.randperm(ns[-1], generator=g)
+    M = lr.quad_net_fit(Xp, yp, m=8, epochs=60, lr=0.01, generator=torch.Generator().manual_seed(2), train_mask=mk)
+    ref = lr.quad_net_fit(Xp[:, perm], yp[:, perm], m=8, epochs=60, lr=0.01, generator=torch.Generator().manual_seed(2),
+                          train_mask=mk[:, perm])
+    assert torch.allclose(M, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_train_quad_model_prefix_groups_equal_masked_loss():
+    g = torch.Generator().manual_seed(42)
+    D, ns, B = 5, [7, 12, 30], 2
+    Phi = torch.randn(B, ns[-1], D, generator=g, dtype=D64)
+    y = torch.randn(B, ns[-1], generator=g, dtype=D64)
+    Pp, yp, mk = _nested_stack(Phi, y, ns)
+    perm = torch.randperm(ns[-1], generator=g)
+    Sig = Phi[0].T @ Phi[0] / ns[-1]
+    for lam in (0.0, 1e-2):
+        out = lr.train_quad_model(Pp, yp, m=16, steps=40, lr=0.01, generator=torch.Generator().manual_seed(3),
+                                  train_mask=mk, lam=lam, Sigma=Sig)
+        ref = lr.train_quad_model(Pp[:, perm], yp[:, perm], m=16, steps=40, lr=0.01,
+                                  generator=torch.Generator().manual_seed(3), train_mask=mk[:, perm], lam=lam,
+                                  Sigma=Sig)
+        assert torch.equal(out[0], ref[0]) and torch.allclose(out[2], ref[2], rtol=1e-9, atol=1e-12)
 
 
 def test_quad_net_norms_f1_at_least_nuclear_with_equality_for_eigendecomposition():
@@ -205,3 +322,52 @@ def test_quadntk_errors_learns_a_quadratic_for_every_size():
     assert (err[1] < 0.2).all() and (err[1] < err[0]).all()
     with pytest.raises(ValueError, match="sizes"):
         lr.quadntk_errors(X, y, Xt, yt, [300], m=8, steps=1, lr=0.1, generator=g)
+
+
+def test_krr_per_dataset_equals_batched_krr_nested():
+    from lib import kernels as kr
+    g = torch.Generator().manual_seed(50)
+    X = torch.randn(3, 40, 4, generator=g, dtype=D64)
+    Xt = torch.randn(3, 25, 4, generator=g, dtype=D64)
+    y = torch.randn(3, 40, generator=g, dtype=D64)
+    kern = lambda A, B: kr.poly_kernel(A, B, 2)   # noqa: E731
+    ref = kr.krr_nested(kern(X, X), y, kern(Xt, X), [5, 17, 40], 1e-2)     # well conditioned: compare to 1e-10
+    out = lr.krr_per_dataset(kern, X, y, Xt, [5, 17, 40], 1e-2)
+    assert out.shape == ref.shape == (3, 3, 25)
+    assert torch.allclose(out, ref, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="expected"):
+        lr.krr_per_dataset(kern, X, y[:, :5], Xt, [5], 1e-6)
+
+
+@pytest.mark.parametrize("row_chunk,col_block", [(7, 5), (100, 64), (1, 1)])
+def test_relu_feature_gram_equals_direct_products(row_chunk, col_block):
+    from lib import kernels as kr
+    g = torch.Generator().manual_seed(51)
+    n, d, N = 53, 3, 23
+    X = torch.randn(n, d, generator=g, dtype=D64)
+    W = torch.randn(d, N, generator=g, dtype=D64)
+    b = torch.randn(N, generator=g, dtype=D64)
+    y = torch.randn(n, generator=g, dtype=D64)
+    F = kr.relu_features(X, W, b)
+    G, Fy = lr.relu_feature_gram(X, W, b, y, row_chunk=row_chunk, col_block=col_block)
+    assert torch.allclose(G, F.T @ F, rtol=1e-12, atol=1e-13) and torch.allclose(Fy, F.T @ y, rtol=1e-12, atol=1e-13)
+    assert torch.allclose(G, G.T, rtol=1e-14, atol=1e-14)
+    with pytest.raises(ValueError, match="expected"):
+        lr.relu_feature_gram(X, W, b[:3], y)
+
+
+def test_train_prefix_groups_relu_equals_masked_engine():
+    from lib import teacher_student as ts
+    g = torch.Generator().manual_seed(52)
+    d, m, ns = 3, 5, [4, 9, 15]
+    X = torch.randn(2, ns[-1], d, generator=g, dtype=D64)
+    y = torch.relu(X[..., 0]) + 0.1 * X[..., 1]
+    Xp, yp, mk = _nested_stack(X, y, ns)
+    W0 = torch.randn(len(Xp), d, m, generator=g, dtype=D64)
+    kw = dict(optimizer="adam", lr=0.01, epochs=50)
+    W0c = W0.clone()
+    W = lr.train_prefix_groups(W0, Xp, yp, mk, **kw)
+    assert torch.equal(W0, W0c)                                   # the initial weights are left alone
+    ref = ts.train(W0.clone(), Xp, yp, train_mask=mk, **kw).W     # the engine's own masked run
+    assert not torch.allclose(ref, W0) and torch.allclose(W, ref, rtol=1e-10, atol=1e-12)
+    assert torch.equal(lr.train_prefix_groups(W0, Xp, yp, None, **kw), ts.train(W0.clone(), Xp, yp, **kw).W)
