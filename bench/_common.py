@@ -63,10 +63,11 @@ def environment(device: str = "cpu") -> dict[str, Any]:
 
 def warn_if_loaded(env: dict[str, Any]) -> bool:
     """Print a warning and return True when the load recorded in ``env`` makes the timings noisy."""
-    load, cores = env.get("load_before"), env.get("cpu_count") or 1
-    if load is not None and load / cores > benchmarks.NOISY_LOAD_PER_CORE:
-        print(f"WARNING: 1-minute load {load:.1f} on {cores} cores (> {benchmarks.NOISY_LOAD_PER_CORE} per core): "
-              "these timings will be recorded as noisy; re-run on a quiet machine.", file=sys.stderr, flush=True)
+    load, cores, own = env.get("load_before"), env.get("cpu_count") or 1, int(env.get("threads") or 1)
+    if load is not None and max(0.0, load - own) / cores > benchmarks.NOISY_LOAD_PER_CORE:
+        print(f"WARNING: 1-minute load {load:.1f} on {cores} cores, {load - own:.1f} of it from other work "
+              f"(> {benchmarks.NOISY_LOAD_PER_CORE} per core): these timings will be recorded as noisy; re-run on a "
+              "quiet machine.", file=sys.stderr, flush=True)
         return True
     return False
 
@@ -134,9 +135,7 @@ class Bench:
         self.smoke = a.smoke
         self.device = a.device
         torch.set_num_threads(a.threads)
-        from threadpoolctl import threadpool_limits
-
-        self.blas_limits = threadpool_limits(a.threads)   # numpy / scipy BLAS: the same threads as torch
+        self.blas_limits = benchmarks.limit_blas_threads(a.threads)   # numpy / scipy BLAS: the same threads as torch
         self.env = environment(a.device)
         self.results: list[BenchResult] = []
         self.t0 = time.perf_counter()
