@@ -77,13 +77,26 @@ def test_touching_the_chapter_makes_the_record_stale_and_the_page_says_so(record
     page = reg.record_line() + reg.to_html()
     assert "paper scale" in page and "0.42" in page and "not reproduced" in page and "Stale" not in page
 
-    src.write_text(CHAPTER + "\nx = 1\n")                    # the chapter changed since the record
+    src.write_text(CHAPTER + "\nA paragraph of prose, a fixed typo.\n")   # prose only: the numbers cannot change
+    assert not records.load("fx", "paper", folder=folder, root=root).is_stale
+    src.write_text(CHAPTER.replace("from lib import stats", "from lib import stats\nx = 1"))   # the code changed
     stale = records.load("fx", "paper", folder=folder, root=root)
     assert stale.is_stale and stale.stale == ["book/fx.md"]
     reg.record = stale
     page = reg.record_line() + reg.to_html()
     assert "Stale" in page and "book/fx.md" in page and "opacity:0.5" in page and "0.42" in page
     assert "stale" in stale.label()
+
+
+def test_a_record_fingerprinted_by_the_whole_file_keeps_that_rule(recorded):
+    """Records made before the code-only chapter fingerprint hold the file's sha256: any edit makes them stale."""
+    root, src, folder, out = recorded
+    run = json.loads((out / "run.json").read_text())
+    run["fingerprint"]["book/fx.md"] = records._sha(src)
+    (out / "run.json").write_text(json.dumps(run))
+    assert not records.load("fx", "paper", folder=folder, root=root).is_stale
+    src.write_text(CHAPTER + "\nprose\n")
+    assert records.load("fx", "paper", folder=folder, root=root).stale == ["book/fx.md"]
 
 
 def test_a_missing_record_says_so(tmp_path):

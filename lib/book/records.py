@@ -102,10 +102,19 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+CODE_PREFIX = "code:"
+
+
+def chapter_sha(src: Path) -> str:
+    """``code:<sha256>`` of the chapter's code cells (:func:`chapter_code`): what a record's numbers depend on.
+    Prose, captions and headings are not in it, so a wording fix does not make hours of records stale."""
+    return CODE_PREFIX + hashlib.sha256(chapter_code(src).encode("utf-8")).hexdigest()
+
+
 def fingerprint(src: Path, root: Path = ROOT) -> dict[str, str]:
-    """``{path: sha256}`` of the chapter source (relative to ``root``) and every ``lib/`` module it depends on
-    (relative to the repository)."""
-    out = {str(src.relative_to(root)): _sha(src)}
+    """``{path: sha}`` of the chapter (relative to ``root``; :func:`chapter_sha`, its code cells) and the sha256 of
+    every ``lib/`` module it depends on (relative to the repository)."""
+    out = {str(src.relative_to(root)): chapter_sha(src)}
     out.update({str(p.relative_to(ROOT)): _sha(p) for p in lib_dependencies(src)})
     return out
 
@@ -173,6 +182,9 @@ def staleness(meta: RecordMeta, root: Path = ROOT) -> list[str]:
         return [f"book/{meta.chapter}.md (missing)"]
     now = fingerprint(src, root)
     then = {k: v for k, v in (meta.fingerprint or {}).items() if not _is_machinery(k)}
+    key = str(src.relative_to(root))
+    if key in then and not then[key].startswith(CODE_PREFIX):     # a record made before chapter_sha: whole file
+        now[key] = _sha(src)
     return sorted(k for k in set(now) | set(then) if now.get(k) != then.get(k))
 
 
