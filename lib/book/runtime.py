@@ -185,6 +185,13 @@ class Chapter:
 
         return cache.cached(self.slug, self.scale, self.seed, self.device, name, fn, quick=quick, **inputs)
 
+    @property
+    def long_sweeps(self) -> bool:
+        """Whether this run executes the sweeps sized for a GPU: at paper scale on CUDA, or on the CPU when the
+        environment sets ``DLT_LONG_CPU=1`` (a CPU run of them can take a day). A chapter registers a skipped sweep's
+        claims as not checkable and says why, so that a CPU record still reaches the cells after it."""
+        return self.scale == "paper" and (self.device.type == "cuda" or os.environ.get("DLT_LONG_CPU") == "1")
+
     def elapsed(self) -> float:
         """Seconds since the chapter started."""
         return time.perf_counter() - self.started
