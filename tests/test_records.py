@@ -6,6 +6,7 @@ import random
 import pytest
 
 from lib.book import claims, figures, records, runtime
+from lib.book.cache import cache_dir
 from lib.book.files import ROOT
 
 CHAPTER = """---
@@ -111,3 +112,78 @@ def test_lib_dependencies_follow_imports_transitively():
     deps = {p.relative_to(ROOT).as_posix() for p in records.lib_dependencies(ROOT / "book" / "sample_complexity.md")}
     assert {"lib/recovery.py", "lib/teacher_student.py", "lib/stats.py", "lib/grid.py"} <= deps
     assert not any(d.startswith("lib/book/") for d in deps)
+
+
+# ------------------------------------------------------------------------------------- cells carried by records
+def _paper_cells(tmp_path, monkeypatch):
+    """A paper-scale chapter whose cached cells are listed in a DLT_CACHE_USED file, as `record` sets it up."""
+    monkeypatch.setenv("DLT_BUILD_DIR", str(tmp_path / "build"))
+    monkeypatch.setenv("DLT_CACHE_USED", str(tmp_path / "used.txt"))
+    return runtime.start_chapter("fx", scale="paper", seed=0, device="cpu")
+
+
+def test_cells_used_by_a_run_are_listed_computed_then_loaded(tmp_path, monkeypatch):
+    ch = _paper_cells(tmp_path, monkeypatch)
+    ch.cached("small", lambda: list(range(10)), n=10)
+    ch.cached("small", lambda: list(range(10)), n=10)           # the same key: loaded
+    lines = (tmp_path / "used.txt").read_text().splitlines()
+    assert [ln.split("\t")[0] for ln in lines] == ["computed", "loaded"]
+    path = records.Path(lines[0].split("\t")[1])
+    cache = path.parent
+    assert records.run_cells(tmp_path / "used.txt", cache, [], stopped=False) == [(path, "computed")]
+    row = records.cell_summary(path, "computed")
+    assert row["device"].startswith("CPU") and row["kept"] and row["how"] == "computed" and row["bytes"] > 0
+    with pytest.raises(ValueError, match="how='maybe'"):
+        records.cell_summary(path, "maybe")
+
+
+def test_a_record_carries_its_small_cells_to_the_next_run(tmp_path, monkeypatch):
+    """write_record keeps the small cells and lists the large ones; the next record restores them into an empty
+    cache (another machine), where the chapter loads instead of computing; a stopped run keeps what it did not
+    reach, a complete run drops carried cells it did not use."""
+    ch = _paper_cells(tmp_path, monkeypatch)
+    ch.cached("small", lambda: list(range(10)), n=10)
+    ch.cached("big", lambda: list(range(50_000)), n=50_000)
+    cache = next((tmp_path / "build" / "cache").rglob("small-*.pkl")).parent
+    small, big = (next(cache.glob(f"{n}-*.pkl")) for n in ("small", "big"))
+    monkeypatch.setattr(records, "MAX_CELL_BYTES", small.stat().st_size + 10)
+    root = tmp_path / "repo"
+    (root / "book").mkdir(parents=True)
+    (root / "book" / "fx.md").write_text(CHAPTER)
+    build = tmp_path / "runbuild"
+    (build / "claims").mkdir(parents=True)
+    (build / "claims" / "fx.json").write_text(json.dumps({"chapter": "fx", "seed": 0, "claims": []}))
+    cells = records.run_cells(tmp_path / "used.txt", cache, [], stopped=False)
+    out = records.write_record("fx", scale="paper", build=build, figs=tmp_path / "nofigs", run={"device": "cpu"},
+                               wall_s=1.0, peak_rss_mb=None, folder=tmp_path / "records", root=root, cells=cells)
+    assert sorted(p.name for p in (out / "cells").iterdir()) == [small.name]
+    meta = records.RecordMeta.load(out / "run.json")
+    assert [(c["file"], c["how"], c["kept"]) for c in meta.cells] == [(small.name, "computed", True),
+                                                                      (big.name, "computed", False)]
+
+    monkeypatch.setenv("DLT_CACHE_DIR", str(tmp_path / "elsewhere"))   # another machine: an empty cache
+    monkeypatch.setenv("DLT_CACHE_USED", str(tmp_path / "used2.txt"))
+    fresh_cache = cache_dir("fx", "paper", 0)
+    assert records.restore_cells(out, fresh_cache) == [small.name]
+    assert (fresh_cache / small.name).read_bytes() == small.read_bytes()
+    assert ch.cached("small", lambda: list(range(10)), n=10) == list(range(10))
+    assert (tmp_path / "used2.txt").read_text() == f"loaded\t{fresh_cache / small.name}\n"   # not computed again
+    # a run that stopped before reaching a carried cell keeps it; a complete run that did not use it drops it
+    (tmp_path / "used3.txt").write_text("")
+    assert records.run_cells(tmp_path / "used3.txt", fresh_cache, [small.name], stopped=True) == \
+        [(fresh_cache / small.name, "not reached")]
+    assert records.run_cells(tmp_path / "used3.txt", fresh_cache, [small.name], stopped=False) == []
+
+
+def test_the_record_line_says_which_cells_came_from_earlier_sittings(recorded, tmp_path):
+    root, src, folder, out = recorded
+    ch = runtime.start_chapter("fx", scale="quick", seed=0, device="cpu")
+    reg = claims.Register(ch, folder=tmp_path / "claims", record=records.load("fx", "paper", folder=folder, root=root))
+    assert "earlier sittings" not in reg.record_line()
+    run = json.loads((out / "run.json").read_text())
+    run["cells"] = [{"file": "a-1.pkl", "how": "loaded", "when": "2026-12-01 10:00 UTC", "seconds": 100.0},
+                    {"file": "b-2.pkl", "how": "not reached", "when": "2026-11-30 09:00 UTC", "seconds": 20.0},
+                    {"file": "c-3.pkl", "how": "computed", "when": "2026-12-02 10:00 UTC", "seconds": 5.0}]
+    (out / "run.json").write_text(json.dumps(run))
+    reg.record = records.load("fx", "paper", folder=folder, root=root)
+    assert "2 of its sweep cells were computed in earlier sittings (120 s, 2026-11-30, 2026-12-01)" in reg.record_line()

@@ -27,6 +27,11 @@ Rules for ``fn``: it draws randomness only from generators it creates itself (na
 ``ch.generator("fig-2.2")``), so that loading instead of computing leaves every other stream untouched; its
 result must pickle (tensors are stored on the CPU and moved back to the chapter's device on load).
 
+Entries travel with records: ``make record`` lists every entry the run loaded or computed (env ``DLT_CACHE_USED``
+names that list), keeps the small ones in ``records/<scale>/<slug>/cells/`` and copies them back into the cache
+before the next record of that chapter, on any machine. A record too long for one sitting therefore grows across
+sittings; each entry says when, on which device and in how many seconds it was computed.
+
 At ``quick`` scale nothing is cached unless ``quick=True`` is passed (or env ``DLT_CACHE_QUICK=1``, which tests
 use to check that a chapter resumed from its cache gives byte-identical claims): CI re-executes every cell.
 Entries live in ``<build>/cache/<slug>/<scale>-seed<seed>/<name>-<key>.pkl`` (``make clean`` removes them) and
@@ -174,13 +179,27 @@ def cached(slug: str, scale: str, seed: int, device: torch.device, name: str, fn
     path = cache_dir(slug, scale, seed) / f"{name}-{key}.pkl"
     if path.exists():
         entry = pickle.loads(path.read_bytes())
-        print(f"[cache] {name}: loaded (computed {entry['when']} in {entry['seconds']:.0f} s)", flush=True)
+        _note_used(path, "loaded")
+        on = f" on {entry['device']}" if entry.get("device") else ""
+        print(f"[cache] {name}: loaded (computed {entry['when']}{on} in {entry['seconds']:.0f} s)", flush=True)
         return _map_tensors(entry["value"], lambda t: t.to(device))
+    from lib.book.runtime import device_name
+
     t0 = time.perf_counter()
     value = fn()
     seconds = time.perf_counter() - t0
     entry = dict(value=_map_tensors(value, lambda t: t.detach().cpu()), seconds=seconds,
-                 when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+                 when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), device=device_name(device))
     atomic_write_bytes(path, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
+    _note_used(path, "computed")
     print(f"[cache] {name}: computed in {seconds:.0f} s, kept for a resumed run", flush=True)
     return value
+
+
+def _note_used(path: Path, how: str) -> None:
+    """Append ``how<TAB>path`` (``how``: computed or loaded) to the list named by env ``DLT_CACHE_USED`` (a record's
+    run sets it), if any."""
+    used = os.environ.get("DLT_CACHE_USED")
+    if used:
+        with open(used, "a", encoding="utf-8") as f:
+            f.write(f"{how}\t{path}\n")

@@ -307,8 +307,15 @@ class Register:
         if self.record.is_stale:
             stale = (" <b>Stale</b>: changed since it was recorded: "
                      + ", ".join(f"<code>{html.escape(f)}</code>" for f in self.record.stale) + ".")
+        carried = ""
+        cells = [c for c in self.record.meta.cells or [] if c.get("how") != "computed"]
+        if cells:
+            secs = sum(c.get("seconds") or 0.0 for c in cells)
+            whens = sorted({(c.get("when") or "?")[:10] for c in cells})
+            carried = (f" {len(cells)} of its sweep cells were computed in earlier sittings ({secs:.0f} s, "
+                       f"{html.escape(', '.join(whens))}) and loaded, as <code>run.json</code> lists.")
         return (f'<p class="record-line"><small>Paper-scale column: the record {html.escape(self.record.label())}'
-                f" ({self.record.meta.wall_s:.0f} s).{stale}</small></p>")
+                f" ({self.record.meta.wall_s:.0f} s).{carried}{stale}</small></p>")
 
     def show(self) -> None:
         """Save the register and display its table (and a warning box for quick-scale mismatches)."""

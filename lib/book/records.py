@@ -7,7 +7,11 @@ finished without an error, stores ``records/<scale>/<slug>/``:
 - ``claims.json``: the chapter's claims document, exactly as the run wrote it;
 - ``run.json``: :class:`RecordMeta` — wall time, device and its name, threads, peak memory, versions, the commit,
   the SHA-256 of the chapter source and of every ``lib/`` module it imports (transitively), ``partial``;
-- ``plots/<name>.json.gz``: every published figure's plotly JSON, gzipped (dense traces thinned to stay small).
+- ``plots/<name>.json.gz``: every published figure's plotly JSON, gzipped (dense traces thinned to stay small);
+- ``cells/<name>-<key>.pkl``: the run's finished sweep cells (:mod:`lib.book.cache`) of at most
+  :data:`MAX_CELL_BYTES` each. The next record of the chapter, on any machine, copies them into its cache first, so
+  a chapter whose paper run does not fit one sitting resumes where the last record stopped. ``run.json`` lists
+  every cell the run used: computed or loaded, when, on which device, in how many seconds, kept or too large.
 
 A record is **stale** when its chapter's source or any of those ``lib/`` modules changed since it was made
 (:func:`staleness`): the book still shows its values, greyed, with the commit they came from. The record is
@@ -37,6 +41,9 @@ from lib.book.files import ROOT, atomic_write_bytes, atomic_write_json, cache_ro
 
 #: Keep one figure's compressed JSON under this many bytes by thinning its longest traces.
 MAX_FIGURE_BYTES = 400_000
+#: A finished sweep cell is carried in the record (``cells/``) when its entry is at most this many bytes; larger ones
+#: (trained weights, say) are listed in ``run.json`` and recomputed by the next sitting.
+MAX_CELL_BYTES = 4_000_000
 
 
 # ------------------------------------------------------------------------------------------ what a chapter uses
@@ -139,6 +146,7 @@ class RecordMeta:
     fingerprint: dict[str, str]
     partial: bool
     problems: list[str]
+    cells: list[dict[str, Any]] | None = None   # the cache entries the run used (see :func:`cell_summary`)
 
     @classmethod
     def load(cls, path: Path) -> RecordMeta:
@@ -205,6 +213,55 @@ def load(slug: str, scale: str = "paper", folder: Path | None = None, root: Path
                   stale=staleness(meta, root))
 
 
+# ------------------------------------------------------------------------------------------- carried cells
+def restore_cells(record_folder: Path, cache: Path) -> list[str]:
+    """Copy a record's ``cells/*.pkl`` into the cache folder ``cache`` where absent; return the names of all the
+    record's cells (copied now or already there)."""
+    out = []
+    for f in sorted((record_folder / "cells").glob("*.pkl")):
+        if not (cache / f.name).exists():
+            atomic_write_bytes(cache / f.name, f.read_bytes())
+        out.append(f.name)
+    return out
+
+
+#: How a record's run met a cell: it computed it, loaded it (from this machine's cache or the previous record), or
+#: stopped before reaching a cell carried in from the previous record (kept so that no finished work is lost).
+CELL_HOW = ("computed", "loaded", "not reached")
+
+
+def cell_summary(path: Path, how: str) -> dict[str, Any]:
+    """One ``run.json`` row for cache entry ``path``: its file, ``how`` (:data:`CELL_HOW`), when, on which device
+    and in how many seconds it was computed, its size and whether it is small enough to carry."""
+    import pickle
+
+    if how not in CELL_HOW:
+        raise ValueError(f"how={how!r}: accepted values are {', '.join(CELL_HOW)}")
+    entry = pickle.loads(path.read_bytes())
+    size = path.stat().st_size
+    return {"file": path.name, "how": how, "when": entry.get("when"), "device": entry.get("device"),
+            "seconds": round(float(entry.get("seconds", 0.0)), 1), "bytes": size, "kept": size <= MAX_CELL_BYTES}
+
+
+def run_cells(used_list: Path, cache: Path, restored: Iterable[str], *, stopped: bool) -> list[tuple[Path, str]]:
+    """The cells a record keeps: the distinct entries named in the run's ``DLT_CACHE_USED`` list (``used_list``),
+    in order, as computed or loaded, and, when the run ``stopped`` early, every cell ``restored`` from the previous
+    record that the run did not reach. A complete run drops carried cells it did not use (an old key)."""
+    seen: dict[Path, str] = {}
+    text = used_list.read_text(encoding="utf-8") if used_list.exists() else ""
+    before = set(restored)
+    for line in text.splitlines():
+        how, _, name = line.partition("\t")
+        p = Path(name)
+        if how in CELL_HOW and p.exists() and p not in seen:
+            seen[p] = how
+    if stopped:
+        for name in sorted(before):
+            if (cache / name).exists() and (cache / name) not in seen:
+                seen[cache / name] = "not reached"
+    return list(seen.items())
+
+
 # ----------------------------------------------------------------------------------------------- writing
 def _thin(fig: dict[str, Any], max_bytes: int = MAX_FIGURE_BYTES) -> bytes:
     """Gzipped JSON of ``fig``; traces with long x/y arrays are decimated (every k-th point) until it fits."""
@@ -222,8 +279,12 @@ def _thin(fig: dict[str, Any], max_bytes: int = MAX_FIGURE_BYTES) -> bytes:
 
 
 def write_record(slug: str, *, scale: str, build: Path, figs: Path, run: dict[str, Any], wall_s: float,
-                 peak_rss_mb: float | None, folder: Path | None = None, root: Path = ROOT) -> Path:
-    """Assemble ``records/<scale>/<slug>/`` from a finished run's build and figure folders, atomically."""
+                 peak_rss_mb: float | None, folder: Path | None = None, root: Path = ROOT,
+                 cells: list[tuple[Path, str]] | None = None) -> Path:
+    """Assemble ``records/<scale>/<slug>/`` from a finished run's build and figure folders, atomically.
+
+    ``cells``: the cache entries to keep, each with how the run met it (:func:`run_cells`); those of at most
+    :data:`MAX_CELL_BYTES` are copied into ``cells/``."""
     from lib.book.runtime import device_name, git_state, package_versions, resolve_device
 
     src = root / "book" / f"{slug}.md"
@@ -238,7 +299,8 @@ def write_record(slug: str, *, scale: str, build: Path, figs: Path, run: dict[st
                       wall_s=round(wall_s, 1), peak_rss_mb=peak_rss_mb, commit=git["commit"], dirty=git["dirty"],
                       recorded=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), versions=package_versions(),
                       fingerprint=fingerprint(src, root), partial=bool(run.get("problems")),
-                      problems=[re.sub(r" \(log: [^)]*\)", "", p) for p in run.get("problems", [])])
+                      problems=[re.sub(r" \(log: [^)]*\)", "", p) for p in run.get("problems", [])],
+                      cells=[cell_summary(p, how) for p, how in cells or []])
     root = (folder or records_dir()) / scale
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{slug}."))
@@ -249,6 +311,9 @@ def write_record(slug: str, *, scale: str, build: Path, figs: Path, run: dict[st
             if f.name.endswith(".provenance.json"):
                 continue
             atomic_write_bytes(tmp / "plots" / f"{f.stem}.json.gz", _thin(json.loads(f.read_text())))
+        for p, _ in cells or []:
+            if p.stat().st_size <= MAX_CELL_BYTES:
+                atomic_write_bytes(tmp / "cells" / p.name, p.read_bytes())
         final = root / slug
         old = root / f".{slug}.old"
         shutil.rmtree(old, ignore_errors=True)
@@ -277,6 +342,14 @@ def record(slug: str, *, scale: str = "paper", device: str = "auto", seed: int =
     with tempfile.TemporaryDirectory(prefix=f"dlt-record-{slug}-") as work:
         build, figs = Path(work) / "_build", Path(work) / "figures"
         os.environ["DLT_CACHE_DIR"] = str(cache_root())   # finished sweep cells outlive the private build folder
+        from lib.book.cache import cache_dir
+
+        restored = restore_cells((folder or records_dir()) / scale / slug, cache_dir(slug, scale, seed))
+        if restored:
+            print(f"{slug}: the previous record carries {len(restored)} finished cells; they are in the cache",
+                  flush=True)
+        used = Path(work) / "cells-used.txt"
+        os.environ["DLT_CACHE_USED"] = str(used)
         os.environ["DLT_BUILD_DIR"], os.environ["FIG_DIR"] = str(build), str(figs)
         print(f"{slug} at {scale} scale: progress and cell output in {build / 'logs' / f'{slug}.log'} (tail -f it)",
               flush=True)
@@ -288,7 +361,9 @@ def record(slug: str, *, scale: str = "paper", device: str = "auto", seed: int =
         if run["claims"] is None:
             raise RuntimeError(f"{slug} at {scale} scale registered no claims: {run['problems']}; nothing recorded")
         return write_record(slug, scale=scale, build=build, figs=figs, run=run, wall_s=wall,
-                            peak_rss_mb=run.get("peak_rss_mb"), folder=folder)
+                            peak_rss_mb=run.get("peak_rss_mb"), folder=folder,
+                            cells=run_cells(used, cache_dir(slug, scale, seed), restored,
+                                            stopped=bool(run.get("problems"))))
 
 
 def main(argv: list[str] | None = None) -> int:
