@@ -7,7 +7,10 @@ polynomial activation, cross-entropy vs square loss, and perturbation-then-GD cy
 Model b (of B) is an MLP d → h_1 → … → h_L → k with weights ``Ws[l]: (B, fan_in, fan_out)`` and biases
 ``bs[l]: (B, fan_out)``. Ragged sweeps are padded: ``width_masks[l]: (B, h_l)`` (1 on model b's first h_l(b)
 units) multiplies the hidden activations, so masked units neither influence the output nor receive a gradient
-(their weights stay at their initial value and are excluded from parameter counts and norms); ``sample_mask:
+(their weights stay at their initial value and are excluded from parameter counts and norms). A sweep over widths
+1…512 padded to 512 does about five times the work of the models themselves; ``train_stacked(...,
+group_widths=True)`` trains each group of equal widths as its own stack, trimmed to that width
+(:func:`width_groups`), with the same initial weights and the same iterates up to rounding. ``sample_mask:
 (B, n)`` gives each model its own training subset. All models read the same inputs X (n, d); labels Y (B, n)
 may differ per model (random labels). Per-model losses are averaged over that model's samples; the total
 loss is their *sum*, so every model gets exactly its own gradient and GD on the stack is B independent GDs.
@@ -22,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ["StackedMLP", "init_stacked", "forward", "per_model_loss", "train_stacked", "TrainLog",
-           "n_params", "weight_norms", "perturb_", "per_example_losses", "evaluate"]
+           "n_params", "weight_norms", "perturb_", "per_example_losses", "evaluate", "width_groups"]
 
 
 @dataclass
@@ -186,23 +189,79 @@ def evaluate(model: StackedMLP, X: Tensor, Y: Tensor, loss: str, act: Callable[[
     return l, err, st
 
 
+def width_groups(model: StackedMLP) -> list[tuple[Tensor, StackedMLP]]:
+    """The padded stack split into groups of models with equal widths: ``[(rows (B_g,), sub-stack), ...]``, each
+    sub-stack trimmed to its own widths (all-ones masks; the weights are copies, new leaves requiring grad)."""
+    L = len(model.width_masks)
+    widths = torch.stack([m.sum(1) for m in model.width_masks], 1).round().long().cpu()      # (B, L)
+    uniq, inv = torch.unique(widths, dim=0, return_inverse=True)
+    out = []
+    for g, w in enumerate(uniq.tolist()):
+        rows = (inv == g).nonzero().squeeze(1).to(model.Ws[0].device)
+        Ws, bs = [], []
+        for l in range(L + 1):
+            W, b = model.Ws[l].detach()[rows], model.bs[l].detach()[rows]
+            if l > 0:
+                W = W[:, :w[l - 1], :]
+            if l < L:
+                W, b = W[:, :, :w[l]], b[:, :w[l]]
+            Ws.append(W.clone().requires_grad_(True))
+            bs.append(b.clone().requires_grad_(True))
+        masks = [torch.ones(len(rows), w[l], device=m.device, dtype=m.dtype) for l, m in enumerate(model.width_masks)]
+        out.append((rows, StackedMLP(Ws, bs, masks)))
+    return out
+
+
+@torch.no_grad()
+def _write_back(model: StackedMLP, rows: Tensor, sub: StackedMLP) -> None:
+    """Copy a trimmed sub-stack's parameters into the padded stack's rows ``rows`` (padding entries untouched)."""
+    for P, Q in zip(model.params(), sub.params()):
+        idx = (rows, *(slice(0, n) for n in Q.shape[1:]))
+        P[idx] = Q
+
+
 def train_stacked(model: StackedMLP, X: Tensor, Y: Tensor, *, steps: int, lr: float, loss: str = "ce",
                   momentum: float = 0.0, act: Callable[[Tensor], Tensor] = torch.relu,
                   sample_mask: Tensor | None = None, X_test: Tensor | None = None, Y_test: Tensor | None = None,
                   log_every: int = 10, perturb: dict | None = None, log: TrainLog | None = None,
-                  start_step: int = 0, bn: bool = False) -> TrainLog:
+                  start_step: int = 0, bn: bool = False, group_widths: bool = False) -> TrainLog:
     """Full-batch GD (heavy-ball momentum optional) on the B models at once; returns the :class:`TrainLog`.
 
     X (n, d); Y (B, n) labels in 0..k−1 (or (n,) shared); ``sample_mask`` (B, n). ``perturb`` =
     {"every": K, "frac": 0.25, "generator": g, "start": s0, "which": (B,) bool}: after step s (s > s0,
     (s − s0) % K == 0) apply :func:`perturb_` (Fig. 3). ``bn``: see :func:`forward`.
     The update is v ← μv + g, θ ← θ − lr·v, per model.
+
+    ``group_widths``: train each group of equal widths (:func:`width_groups`) as its own stack, without the padding,
+    then write the trained weights back into ``model`` and the curves into one log of all B models, in order. The
+    iterates are those of the padded program up to rounding (a masked unit adds exact zeros there). Not with
+    ``perturb`` (its noise is drawn for the padded shapes) or a continued ``log``.
     """
     if steps < 0 or lr <= 0:
         raise ValueError(f"steps must be >= 0 and lr > 0, got steps={steps}, lr={lr}")
     B = model.B
     if Y.ndim == 1:
         Y = Y.expand(B, -1)
+    if group_widths:
+        if perturb is not None or log is not None:
+            raise ValueError("group_widths=True: accepted only without perturb and without a continued log")
+        logs = []
+        for rows, sub in width_groups(model):
+            lg = train_stacked(sub, X, Y[rows], steps=steps, lr=lr, loss=loss, momentum=momentum, act=act,
+                               sample_mask=None if sample_mask is None else sample_mask[rows], X_test=X_test,
+                               Y_test=Y_test, log_every=log_every, start_step=start_step, bn=bn)
+            _write_back(model, rows, sub)
+            logs.append((rows, lg))
+        merged = TrainLog(steps=list(logs[0][1].steps))
+        for name in ("train_loss", "test_loss", "train_err", "test_err", "norm2", "layer_norms"):
+            for i in range(len(merged.steps)):
+                parts = [(rows, getattr(lg, name)[i]) for rows, lg in logs if getattr(lg, name)]
+                if parts:
+                    full = parts[0][1].new_zeros((B, *parts[0][1].shape[1:]))
+                    for rows, v in parts:
+                        full[rows] = v
+                    getattr(merged, name).append(full)
+        return merged
     log = log or TrainLog()
     params = model.params()
     vel = [torch.zeros_like(p) for p in params]

@@ -141,6 +141,31 @@ def test_stacked_mlp_equals_separate_models_and_masks_are_inert():
     assert sm.n_params(net).tolist() == [5 * 6 + 6 + 6 * 3 + 3, 5 * 2 + 2 + 2 * 3 + 3]
 
 
+@pytest.mark.parametrize("bn", [False, True])
+def test_grouped_widths_train_the_same_models_as_the_padded_stack(bn):
+    """group_widths=True (each width its own trimmed stack) against the padded program: the same curves, the same
+    trained weights up to float32 rounding, the padding untouched; models in an interleaved order, two layers."""
+    g = torch.Generator().manual_seed(3)
+    X, Xt = torch.randn(60, 7, generator=g), torch.randn(30, 7, generator=g)
+    Y, Yt = torch.randint(0, 4, (6, 60), generator=g), torch.randint(0, 4, (30,), generator=g)
+    widths = torch.tensor([[5, 2], [1, 3], [5, 2], [3, 3], [1, 3], [5, 1]])
+    pad = sm.init_stacked(6, 7, [5, 3], 4, generator=torch.Generator().manual_seed(9), widths=widths)
+    grp = sm.StackedMLP([w.detach().clone().requires_grad_(True) for w in pad.Ws],
+                        [b.detach().clone().requires_grad_(True) for b in pad.bs], [m.clone() for m in pad.width_masks])
+    kw = dict(steps=12, lr=0.05, momentum=0.9, X_test=Xt, Y_test=Yt, log_every=4, bn=bn, act=torch.tanh)
+    lp = sm.train_stacked(pad, X, Y, **kw).stacked()
+    lg = sm.train_stacked(grp, X, Y, group_widths=True, **kw).stacked()
+    assert lp.keys() == lg.keys() and torch.equal(lp["steps"], lg["steps"])
+    for k in lp:
+        torch.testing.assert_close(lg[k].float(), lp[k].float(), atol=2e-5, rtol=2e-5)
+    for P, Q in zip(pad.params(), grp.params()):
+        torch.testing.assert_close(Q.detach(), P.detach(), atol=2e-5, rtol=2e-5)
+    assert len(sm.width_groups(pad)) == 4 and torch.equal(sm.n_params(grp), sm.n_params(pad))
+    with pytest.raises(ValueError, match="group_widths"):
+        sm.train_stacked(grp, X, Y, steps=1, lr=0.1, group_widths=True,
+                         perturb={"every": 1, "frac": 0.1, "generator": g})
+
+
 def test_perturb_scales_with_layer_std():
     g = torch.Generator().manual_seed(1)
     net = sm.init_stacked(2, 50, [40], 10, generator=g)
