@@ -29,7 +29,7 @@ def test_nuclear_min_interp_exact_above_frobenius_threshold_and_rank_one():
     assert ((s.nuc - s.lower).abs() / s.nuc < 1e-8).all()          # converged: the certificate is tight
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 10_000), d=st.integers(3, 7), r=st.integers(1, 3), frac=st.floats(0.2, 1.0))
 def test_nuclear_min_interp_lower_bound_is_a_lower_bound(seed, d, r, frac):
     # weak duality: the certificate bounds the nuclear norm of EVERY interpolant from below, the teacher included,
@@ -39,8 +39,8 @@ def test_nuclear_min_interp_lower_bound_is_a_lower_bound(seed, d, r, frac):
     n = max(2, int(frac * d * (d + 1) / 2))
     X = torch.randn(2, n, d, generator=g, dtype=D64)
     y = lr.quad_forms(X, Ms)
-    for iters in (30, 1500):
-        s = ni.nuclear_min_interp(X, y, iters=iters, inner=min(30, iters), generator=g)
+    for iters in (30, 300):
+        s = ni.nuclear_min_interp(X, y, iters=iters, inner=30, generator=g)
         assert (s.lower <= torch.linalg.matrix_norm(Ms, ord="nuc") * (1 + 1e-9)).all()
         assert torch.allclose(s.resid, (lr.quad_forms(X, s.M) - y).norm(dim=1) / y.norm(dim=1))
 
