@@ -187,3 +187,21 @@ def test_the_record_line_says_which_cells_came_from_earlier_sittings(recorded, t
     (out / "run.json").write_text(json.dumps(run))
     reg.record = records.load("fx", "paper", folder=folder, root=root)
     assert "2 of its sweep cells were computed in earlier sittings (120 s, 2026-11-30, 2026-12-01)" in reg.record_line()
+
+
+def test_a_chapter_edited_during_the_run_gives_a_stale_record(tmp_path):
+    """The record describes the code that ran: the fingerprint taken at the start is kept even when the chapter
+    changes before the record is written (a run of hours while someone edits the chapter)."""
+    root = tmp_path / "repo"
+    (root / "book").mkdir(parents=True)
+    src = root / "book" / "fx.md"
+    src.write_text(CHAPTER)
+    started = {"fingerprint": records.fingerprint(src, root), "git": {"commit": "abc", "dirty": False}}
+    src.write_text(CHAPTER.replace("from lib import stats", "from lib import stats  # edited while running"))
+    build = tmp_path / "build"
+    (build / "claims").mkdir(parents=True)
+    (build / "claims" / "fx.json").write_text(json.dumps({"chapter": "fx", "scale": "paper", "seed": 0, "claims": []}))
+    records.write_record("fx", scale="paper", build=build, figs=tmp_path / "nofigs", run={"device": "cpu"},
+                         wall_s=1.0, peak_rss_mb=None, folder=tmp_path / "records", root=root, started=started)
+    rec = records.load("fx", "paper", folder=tmp_path / "records", root=root)
+    assert rec.meta.commit == "abc" and rec.stale == ["book/fx.md"]

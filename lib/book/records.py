@@ -280,11 +280,13 @@ def _thin(fig: dict[str, Any], max_bytes: int = MAX_FIGURE_BYTES) -> bytes:
 
 def write_record(slug: str, *, scale: str, build: Path, figs: Path, run: dict[str, Any], wall_s: float,
                  peak_rss_mb: float | None, folder: Path | None = None, root: Path = ROOT,
-                 cells: list[tuple[Path, str]] | None = None) -> Path:
+                 cells: list[tuple[Path, str]] | None = None, started: dict[str, Any] | None = None) -> Path:
     """Assemble ``records/<scale>/<slug>/`` from a finished run's build and figure folders, atomically.
 
     ``cells``: the cache entries to keep, each with how the run met it (:func:`run_cells`); those of at most
-    :data:`MAX_CELL_BYTES` are copied into ``cells/``."""
+    :data:`MAX_CELL_BYTES` are copied into ``cells/``. ``started``: the ``fingerprint`` and ``git`` state taken
+    when the run began (:func:`record` passes them). The record must describe the code that ran: a chapter or
+    library edited during a run of hours would otherwise lend the old numbers a fresh fingerprint."""
     from lib.book.runtime import device_name, git_state, package_versions, resolve_device
 
     src = root / "book" / f"{slug}.md"
@@ -293,12 +295,13 @@ def write_record(slug: str, *, scale: str, build: Path, figs: Path, run: dict[st
         raise RuntimeError(f"{slug}: the run wrote no claims ({claims_doc}); nothing to record")
     doc = json.loads(claims_doc.read_text(encoding="utf-8"))
     dev = resolve_device(run.get("device", "auto"))
-    git = git_state()
+    git = (started or {}).get("git") or git_state()
+    fp = (started or {}).get("fingerprint") or fingerprint(src, root)
     meta = RecordMeta(chapter=slug, scale=scale, seed=int(doc.get("seed", 0)), device=dev.type,
                       device_name=device_name(dev), threads=int(os.environ.get("OMP_NUM_THREADS", "0") or 0),
                       wall_s=round(wall_s, 1), peak_rss_mb=peak_rss_mb, commit=git["commit"], dirty=git["dirty"],
                       recorded=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), versions=package_versions(),
-                      fingerprint=fingerprint(src, root), partial=bool(run.get("problems")),
+                      fingerprint=fp, partial=bool(run.get("problems")),
                       problems=[re.sub(r" \(log: [^)]*\)", "", p) for p in run.get("problems", [])],
                       cells=[cell_summary(p, how) for p, how in cells or []])
     root = (folder or records_dir()) / scale
@@ -353,15 +356,23 @@ def record(slug: str, *, scale: str = "paper", device: str = "auto", seed: int =
         os.environ["DLT_BUILD_DIR"], os.environ["FIG_DIR"] = str(build), str(figs)
         print(f"{slug} at {scale} scale: progress and cell output in {build / 'logs' / f'{slug}.log'} (tail -f it)",
               flush=True)
+        from lib.book.runtime import git_state
+
+        started = {"fingerprint": fingerprint(ROOT / "book" / f"{slug}.md"), "git": git_state()}
         t0 = time.perf_counter()
         run = runner.run_chapter(srcs[slug], scale=scale, seed=seed, device=device, jobs=1,
                                  timeout=timeout or runner.DEFAULT_TIMEOUT_S * 4, budget=None,
                                  out=Path(work) / f"{slug}.ipynb")
         wall = time.perf_counter() - t0
+        changed = sorted(k for k, v in fingerprint(ROOT / "book" / f"{slug}.md").items()
+                         if started["fingerprint"].get(k) != v)
+        if changed:
+            print(f"{slug}: {', '.join(changed)} changed during the run; the record keeps the fingerprint of the code "
+                  "that ran, so it will read as stale", flush=True)
         if run["claims"] is None:
             raise RuntimeError(f"{slug} at {scale} scale registered no claims: {run['problems']}; nothing recorded")
         return write_record(slug, scale=scale, build=build, figs=figs, run=run, wall_s=wall,
-                            peak_rss_mb=run.get("peak_rss_mb"), folder=folder,
+                            peak_rss_mb=run.get("peak_rss_mb"), folder=folder, started=started,
                             cells=run_cells(used, cache_dir(slug, scale, seed), restored,
                                             stopped=bool(run.get("problems"))))
 
