@@ -8,7 +8,9 @@ Square loss L(w) = (1/2n)‖Xw − y‖² (X: (n, d)):
 - :func:`gd_filter` / :func:`ridge_filter` / :func:`ridge_path` / :func:`equivalent_lambda` — early stopping as
   Tikhonov regularisation with λ ∝ 1/t (Sec. 3.1);
 - :func:`poly_features` — 1-D monomial / Legendre / Chebyshev feature matrices (Figs 4, 13, 15, 16);
-- :func:`deep_linear_gd` — GD on ½‖W2W1X − Y‖² (SI 6.2.2, Theorem 2, Fig. 8), batched over R problems.
+- :func:`deep_linear_gd` — GD on ½‖W2W1X − Y‖² (SI 6.2.2, Theorem 2, Fig. 8), batched over R problems;
+- :func:`one_pass_sgd_sphere` / :func:`one_pass_sgd_sphere_error` — one-pass SGD (SI 6.1, Lin and Rosasco) with
+  inputs uniform on the sphere, simulated (R runs at once) and its expected error in closed form.
 Logistic loss on separable data:
 - :func:`svm_hard_margin` (dual QP), :func:`logistic_gd` (batched over inits), :func:`normalised_margin` (the
   robustness radius ρ(w) of Lemma 6), :func:`flat_fraction` (fraction of random perturbations keeping zero error).
@@ -26,7 +28,7 @@ __all__ = [
     "min_norm", "row_projector", "null_component", "LinearGDResult", "gd_linear", "gd_linear_loop", "gd_filter",
     "ridge_filter", "ridge_path", "equivalent_lambda", "poly_features", "chebyshev_nodes", "jittered_grid",
     "deep_linear_gd", "svm_hard_margin", "logistic_gd", "normalised_margin", "flat_fraction", "sgd_linear",
-    "deep_linear_hessian_blocks", "homogeneous_power_rank",
+    "deep_linear_hessian_blocks", "homogeneous_power_rank", "one_pass_sgd_sphere", "one_pass_sgd_sphere_error",
 ]
 
 
@@ -149,6 +151,44 @@ def sgd_linear(X: np.ndarray, y: np.ndarray, eta: float, steps: int, rng: np.ran
         w -= eta * X[i] * (X[i] @ w - y[i])
     return w
 
+
+
+def one_pass_sgd_sphere(w_star: np.ndarray, n: int, eta: float, runs: int, rng: np.random.Generator,
+                        noise: float = 0.5) -> np.ndarray:
+    """One-pass SGD (SI 6.1, L328: T = n fresh samples, step η) for ``runs`` independent runs at once.
+
+    x uniform on the unit sphere S^{D−1}, y = xᵀw* + ξ with ξ ~ U[−noise, noise]; w₀ = 0 and
+    w ← w − η x (xᵀw − y). ``w_star``: (D,). Returns w_T − w*: (runs, D).
+    """
+    w_star = np.asarray(w_star, dtype=np.float64)
+    if w_star.ndim != 1:
+        raise ValueError(f"w_star must be a vector (D,), got shape {w_star.shape}")
+    if n < 0 or runs < 1 or eta <= 0:
+        raise ValueError(f"need n >= 0, runs >= 1 and eta > 0, got n={n}, runs={runs}, eta={eta}")
+    w = np.zeros((runs, w_star.size))
+    for _ in range(int(n)):
+        x = rng.standard_normal((runs, w_star.size))
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        y = x @ w_star + rng.uniform(-noise, noise, runs)
+        w -= eta * x * ((x * w).sum(1) - y)[:, None]
+    return w - w_star
+
+
+def one_pass_sgd_sphere_error(n: int | np.ndarray, eta: float | np.ndarray, D: int, e0: float,
+                              noise_var: float) -> np.ndarray:
+    """E‖w_T − w*‖² of :func:`one_pass_sgd_sphere` after T = n steps, exactly (excess risk = this / D).
+
+    With u = w − w*, u ← (I − ηxxᵀ)u + ηξx. For x uniform on S^{D−1}, E xxᵀ = I/D and
+    E[xxᵀ C xxᵀ] = (2C + tr C · I)/(D(D + 2)), whose trace is tr C / D; so e_t = E‖u_t‖² obeys the scalar
+    recursion e_{t+1} = ρ e_t + η²σ², ρ = 1 − (2η − η²)/D, σ² = ``noise_var``, e₀ = ‖w*‖². Hence
+    e_T = e∞ + (e₀ − e∞) ρ^T with e∞ = η²σ²/(1 − ρ) = ηDσ²/(2 − η). ``n`` and ``eta`` broadcast.
+    """
+    n, eta = np.asarray(n, dtype=np.float64), np.asarray(eta, dtype=np.float64)
+    if D < 1 or np.any(eta <= 0) or np.any(eta >= 2):
+        raise ValueError(f"need D >= 1 and 0 < eta < 2 (a contraction), got D={D}, eta={eta}")
+    rho = 1 - (2 * eta - eta ** 2) / D
+    e_inf = eta * D * noise_var / (2 - eta)
+    return e_inf + (e0 - e_inf) * rho ** n
 
 def gd_filter(s: np.ndarray, eta: float, t: float) -> np.ndarray:
     """GD spectral filter 1 − (1 − ηs)^t: w_t = Σ_i filter(s_i)·(u_iᵀy/σ_i) v_i from w_0 = 0 (Sec. 3.1)."""

@@ -174,3 +174,44 @@ def test_perturb_scales_with_layer_std():
     d0 = (net.Ws[0] - before[0])[0].std() / before[0][0].std()
     assert abs(float(d0) - 0.25) < 0.02
     assert torch.equal(net.Ws[0][1], before[0][1])
+
+
+def _sphere_sgd_moment_by_quadrature(D: int, n: int, eta: float, w_star: np.ndarray, noise_var: float) -> float:
+    """E‖w_T − w*‖² from the full second-moment recursion C ← E[(I − ηxxᵀ)C(I − ηxxᵀ)] + η²σ² E[xxᵀ], with the
+    expectation over x on S^{D−1} taken *exactly*: D = 1 is {±1}; D = 2 uses 16 equispaced angles, exact for the
+    degree-4 trigonometric polynomials that appear."""
+    if D == 1:
+        xs = np.array([[1.0], [-1.0]])
+    else:
+        th = 2 * np.pi * np.arange(16) / 16
+        xs = np.stack([np.cos(th), np.sin(th)], 1)
+    P = [np.eye(D) - eta * np.outer(x, x) for x in xs]
+    S = np.mean([np.outer(x, x) for x in xs], 0)
+    C = np.outer(w_star, w_star)
+    for _ in range(n):
+        C = np.mean([p @ C @ p for p in P], 0) + eta ** 2 * noise_var * S
+    return float(np.trace(C))
+
+
+@pytest.mark.parametrize("D", [1, 2])
+def test_one_pass_sgd_error_matches_the_exact_second_moment_recursion(D):
+    w_star = np.array([0.3, -0.4])[:D]
+    for n, eta in [(0, 0.5), (1, 0.5), (7, 0.3), (40, 0.05), (25, 1.5)]:
+        exact = _sphere_sgd_moment_by_quadrature(D, n, eta, w_star, 1 / 12)
+        closed = ib.one_pass_sgd_sphere_error(n, eta, D, float(w_star @ w_star), 1 / 12)
+        assert closed == pytest.approx(exact, rel=1e-12, abs=1e-15)
+
+
+def test_one_pass_sgd_simulation_agrees_with_its_expectation_and_the_rate_is_exactly_half():
+    rng = np.random.default_rng(3)
+    D, n = 5, 60
+    w_star = np.full(D, 0.2)
+    u = ib.one_pass_sgd_sphere(w_star, n, 1 / math.sqrt(n), 4000, rng)
+    err = (u ** 2).sum(1)
+    exact = ib.one_pass_sgd_sphere_error(n, 1 / math.sqrt(n), D, float(w_star @ w_star), 1 / 12)
+    assert abs(err.mean() - exact) < 4 * err.std() / math.sqrt(err.size)
+    ns = np.array([1e4, 1e6, 1e8])
+    sq = np.sqrt(ns) * ib.one_pass_sgd_sphere_error(ns, 1 / np.sqrt(ns), D, 1.0, 1 / 12) / D
+    np.testing.assert_allclose(sq, 1 / 24, rtol=2e-2)                         # √n · excess → σ²/2
+    with pytest.raises(ValueError, match="eta"):
+        ib.one_pass_sgd_sphere_error(10, 2.5, D, 1.0, 1.0)
