@@ -158,3 +158,16 @@ def test_unavailable_data_is_not_checkable_and_passes_the_gate_only_then(tmp_pat
     assert claims.is_mismatch(claims.NOT_REPRODUCED, claims.REPRODUCED, "quick", "no data")
     assert not claims.is_mismatch(claims.NOT_REPRODUCED, claims.REPRODUCED, "paper", "")
     assert "$DLT_DATA/cifar10/" in reg.claims[0].box_html()
+
+
+def test_over_items_names_its_items_and_is_not_seed_robustness():
+    ok, bad = claims.at_most(1.0, 2.0, what="x"), claims.at_most(3.0, 2.0, what="y")
+    c = claims.over_items([ok, bad, ok], unit="(h, k) cells")
+    assert not c.passed and c.seeds_total is None
+    assert c.detail.startswith("2/3 (h, k) cells pass (need all); first failing: y = 3")
+    assert claims.over_items([ok, bad, ok], unit="widths", need="majority").passed
+    assert claims.over_items([ok], unit="widths").detail.endswith("first: x = 1 ≤ 2")
+    with pytest.raises(ValueError, match="unit"):
+        claims.over_items([ok], unit=" ")
+    with pytest.raises(ValueError, match="need"):
+        claims.over_items([ok], unit="widths", need="most")

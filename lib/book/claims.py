@@ -141,6 +141,26 @@ def over_seeds(checks: list[Check] | tuple[Check, ...], *, need: str = "all") ->
                  seeds_passed=k, seeds_total=n)
 
 
+def over_items(checks: list[Check] | tuple[Check, ...], *, unit: str, need: str = "all") -> Check:
+    """Combine one check per item that is *not* an independent seed (a grid cell, a width, a (h, k, seed) cell) into
+    one: ``need="all"`` or ``"majority"``. The detail names the items (``unit``, e.g. ``"(h, k, seed) cells"``), and
+    no seed counts are set, so the verdict is not shown as seed robustness; repeat a check over independent seeds
+    with :func:`over_seeds` instead.
+    """
+    checks = list(checks)
+    if not checks:
+        raise ValueError("over_items needs at least one Check (one per item)")
+    if not unit.strip():
+        raise ValueError("unit: name the items, e.g. '(h, k, seed) cells'")
+    if need not in ("all", "majority"):
+        raise ValueError(f"need={need!r}: accepted values are 'all', 'majority'")
+    k, n = sum(c.passed for c in checks), len(checks)
+    ok = k == n if need == "all" else 2 * k > n
+    first_bad = next((c.detail for c in checks if not c.passed), None)
+    tail = f"first failing: {first_bad}" if first_bad else f"first: {checks[0].detail}"
+    return Check(bool(ok), f"{k}/{n} {unit} pass (need {need}); {tail}")
+
+
 def seed_robustness(seeds_passed: int | None, seeds_total: int | None) -> str:
     """``"robust (5/5 seeds)"``, ``"seed-dependent (3/5 seeds)"``, or ``"one seed"`` when not repeated."""
     if not seeds_total:
