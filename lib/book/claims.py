@@ -130,15 +130,21 @@ def over_seeds(checks: list[Check] | tuple[Check, ...], *, need: str = "all") ->
     Check (``seeds_passed`` / ``seeds_total``) and shown in verdict boxes and on the status page, so a verdict
     that flips across seeds is visible as such (see :func:`seed_robustness`).
     """
+    checks, k, n, ok = _count(checks, need, "over_seeds", "one per seed")
+    return Check(ok, f"{k}/{n} independent seeds pass (need {need}); seed 1: {checks[0].detail}",
+                 seeds_passed=k, seeds_total=n)
+
+
+def _count(checks: list[Check] | tuple[Check, ...], need: str, fn: str, each: str
+           ) -> tuple[list[Check], int, int, bool]:
+    """The checks as a list, how many passed, how many there are, and whether that meets ``need``."""
     checks = list(checks)
     if not checks:
-        raise ValueError("over_seeds needs at least one Check (one per seed)")
+        raise ValueError(f"{fn} needs at least one Check ({each})")
     if need not in ("all", "majority"):
         raise ValueError(f"need={need!r}: accepted values are 'all', 'majority'")
     k, n = sum(c.passed for c in checks), len(checks)
-    ok = k == n if need == "all" else 2 * k > n
-    return Check(bool(ok), f"{k}/{n} independent seeds pass (need {need}); seed 1: {checks[0].detail}",
-                 seeds_passed=k, seeds_total=n)
+    return checks, k, n, bool(k == n if need == "all" else 2 * k > n)
 
 
 def over_items(checks: list[Check] | tuple[Check, ...], *, unit: str, need: str = "all") -> Check:
@@ -147,18 +153,12 @@ def over_items(checks: list[Check] | tuple[Check, ...], *, unit: str, need: str 
     no seed counts are set, so the verdict is not shown as seed robustness; repeat a check over independent seeds
     with :func:`over_seeds` instead.
     """
-    checks = list(checks)
-    if not checks:
-        raise ValueError("over_items needs at least one Check (one per item)")
     if not unit.strip():
         raise ValueError("unit: name the items, e.g. '(h, k, seed) cells'")
-    if need not in ("all", "majority"):
-        raise ValueError(f"need={need!r}: accepted values are 'all', 'majority'")
-    k, n = sum(c.passed for c in checks), len(checks)
-    ok = k == n if need == "all" else 2 * k > n
+    checks, k, n, ok = _count(checks, need, "over_items", "one per item")
     first_bad = next((c.detail for c in checks if not c.passed), None)
     tail = f"first failing: {first_bad}" if first_bad else f"first: {checks[0].detail}"
-    return Check(bool(ok), f"{k}/{n} {unit} pass (need {need}); {tail}")
+    return Check(ok, f"{k}/{n} {unit} pass (need {need}); {tail}")
 
 
 def seed_robustness(seeds_passed: int | None, seeds_total: int | None) -> str:
