@@ -87,6 +87,18 @@ def test_timeout_is_reported(tmp_path, build):
     assert rec["peak_rss_mb"] is not None and rec["peak_rss_mb"] > 1   # read from /proc before the kill
 
 
+def test_sigterm_stops_a_stoppable_run_and_is_reported(build):
+    import signal
+    import threading
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()   # mid-run: start-up + 2.5 s sleep
+    before = signal.getsignal(signal.SIGTERM)
+    rec = runner.run_chapter(FIX / "nb_slow.md", scale="quick", seed=0, device="cpu", jobs=1, timeout=120,
+                             budget=None, stoppable=True)
+    assert rec["status"] == "fail" and "stopped by the operator (SIGTERM)" in rec["problems"][0], rec["problems"]
+    assert rec["wall_s"] < 60                                   # stopped, not waited out
+    assert signal.getsignal(signal.SIGTERM) is before           # the usual meaning is restored
+
+
 def test_tree_peak_rss_sees_a_grandchild_in_its_own_session():
     import subprocess
     import sys

@@ -335,7 +335,8 @@ def record(slug: str, *, scale: str = "paper", device: str = "auto", seed: int =
     """Execute chapter ``slug`` at ``scale`` through the runner in a private build folder, then record it.
 
     A run that raised is recorded only when it registered claims (then ``partial`` is set and the problems are
-    kept); a run with no claims records nothing and raises.
+    kept); a run with no claims records nothing and raises. To stop a long sitting and keep what it finished,
+    send SIGTERM (or Ctrl-C) to this process: the run is recorded as partial, "stopped by the operator".
     """
     from lib.book import runner
 
@@ -362,7 +363,7 @@ def record(slug: str, *, scale: str = "paper", device: str = "auto", seed: int =
         t0 = time.perf_counter()
         run = runner.run_chapter(srcs[slug], scale=scale, seed=seed, device=device, jobs=1,
                                  timeout=timeout or runner.DEFAULT_TIMEOUT_S * 4, budget=None,
-                                 out=Path(work) / f"{slug}.ipynb")
+                                 out=Path(work) / f"{slug}.ipynb", stoppable=True)
         wall = time.perf_counter() - t0
         changed = sorted(k for k, v in fingerprint(ROOT / "book" / f"{slug}.md").items()
                          if started["fingerprint"].get(k) != v)

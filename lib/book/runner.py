@@ -244,9 +244,22 @@ class RunRecord:
         return cls(**{f.name: doc.get(f.name) for f in dataclasses.fields(cls)})
 
 
+class _Stopped(Exception):
+    """SIGTERM or SIGINT reached a stoppable run (see ``run_chapter``)."""
+
+
+def _raise_stopped(signum: int, frame: Any) -> None:
+    raise _Stopped(signal.Signals(signum).name)
+
+
 def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, timeout: float,
-                budget: float | None, out: Path | None = None) -> dict[str, Any]:
-    """Run one chapter in a child process and return (and write) its run record."""
+                budget: float | None, out: Path | None = None, stoppable: bool = False) -> dict[str, Any]:
+    """Run one chapter in a child process and return (and write) its run record.
+
+    With ``stoppable`` (the records tool), SIGTERM or SIGINT sent to this process stops the chapter like its
+    timeout does: the kernel is killed and the run is reported as "stopped by the operator", so that what it
+    finished can still be recorded. Without it, the signals keep their usual meaning.
+    """
     slug = src.stem
     out = out or src.with_suffix(".ipynb")   # the executed notebook (a record executes elsewhere)
     for stale in (build_dir() / "claims" / f"{slug}.json", build_dir() / "data" / f"{slug}.json", out):
@@ -262,7 +275,8 @@ def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, tim
     # Its stderr (papermill's cell progress and, at paper scale, every cell's output) goes to a log: tail -f it.
     log = build_dir() / "logs" / f"{slug}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    timed_out = False
+    stopped = None                                            # why the run was cut short, if it was
+    handlers = {s: signal.signal(s, _raise_stopped) for s in (signal.SIGTERM, signal.SIGINT)} if stoppable else {}
     with open(log, "w", encoding="utf-8") as log_fh:
         proc = subprocess.Popen([sys.executable, "-m", "lib.book.runner", "_exec", str(src), json.dumps(params),
                                  str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log_fh, text=True,
@@ -270,15 +284,21 @@ def run_chapter(src: Path, *, scale: str, seed: int, device: str, jobs: int, tim
         try:
             stdout, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            timed_out = True
+            stopped = f"timed out after {timeout:.0f} s"
+        except _Stopped as e:
+            stopped = f"stopped by the operator ({e}) after {time.perf_counter() - t0:.0f} s"
+        finally:
+            for s, h in handlers.items():
+                signal.signal(s, h)
+        if stopped:
             killed_peak_mb = tree_peak_rss_mb(proc.pid)      # read before the kill: rusage never sees it
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             stdout, _ = proc.communicate()
     wall = time.perf_counter() - t0
     line = next((ln for ln in reversed(stdout.splitlines()) if ln.startswith("RESULT ")), None)
-    if timed_out:
-        res = {"error": f"timed out after {timeout:.0f} s (log: {log})", "cell": None, "peak_rss_mb": killed_peak_mb}
+    if stopped:
+        res = {"error": f"{stopped} (log: {log})", "cell": None, "peak_rss_mb": killed_peak_mb}
     elif line is None:
         tail = log.read_text(encoding="utf-8", errors="replace").strip()[-400:]
         res = {"error": f"runner crashed (exit {proc.returncode}): {tail}", "cell": None}
