@@ -59,8 +59,8 @@ chapter: $(STAMP) static data
 	$(BIN)/python -m lib.book.runner --only $(NAME) --scale $(SCALE) --device $(DEVICE) --seed $(SEED) --html
 
 record: $(STAMP) data
-	@test -n "$(NAME)" || { echo "usage: make record NAME=<slug> [SCALE=paper] [DEVICE=auto|cpu|cuda]"; exit 2; }
-	$(BIN)/python -m lib.book.records $(NAME) --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),paper) --device $(DEVICE) --seed $(SEED)
+	@test -n "$(NAME)" || { echo "usage: make record NAME=<slug> [SCALE=paper] [DEVICE=auto|cpu|cuda] [TIMEOUT=seconds]"; exit 2; }
+	$(BIN)/python -m lib.book.records $(NAME) --scale $(if $(filter command line,$(origin SCALE)),$(SCALE),paper) --device $(DEVICE) --seed $(SEED) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 html: $(STAMP) static
 	$(BIN)/python -m lib.book.runner --html-only
