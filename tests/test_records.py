@@ -189,6 +189,18 @@ def test_the_record_line_says_which_cells_came_from_earlier_sittings(recorded, t
     assert "2 of its sweep cells were computed in earlier sittings (120 s, 2026-11-30, 2026-12-01)" in reg.record_line()
 
 
+def test_the_record_line_says_why_a_record_is_partial(recorded, tmp_path):
+    root, src, folder, out = recorded
+    ch = runtime.start_chapter("fx", scale="quick", seed=0, device="cpu")
+    reg = claims.Register(ch, folder=tmp_path / "claims", record=records.load("fx", "paper", folder=folder, root=root))
+    assert "Partial" not in reg.record_line()
+    run = json.loads((out / "run.json").read_text())
+    run["partial"], run["problems"] = True, ["stopped by the operator (SIGTERM) after 3600 s"]
+    (out / "run.json").write_text(json.dumps(run))
+    reg.record = records.load("fx", "paper", folder=folder, root=root)
+    assert "Partial (stopped by the operator (SIGTERM) after 3600 s)" in reg.record_line()
+
+
 def test_a_chapter_edited_during_the_run_gives_a_stale_record(tmp_path):
     """The record describes the code that ran: the fingerprint taken at the start is kept even when the chapter
     changes before the record is written (a run of hours while someone edits the chapter)."""

@@ -334,8 +334,13 @@ class Register:
             whens = sorted({(c.get("when") or "?")[:10] for c in cells})
             carried = (f" {len(cells)} of its sweep cells were computed in earlier sittings ({secs:.0f} s, "
                        f"{html.escape(', '.join(whens))}) and loaded, as <code>run.json</code> lists.")
+        partial = ""
+        if self.record.meta.partial:
+            why = "; ".join(self.record.meta.problems or []) or "the run did not finish"
+            partial = (f" Partial ({html.escape(why)}): a claim the run did not reach has no paper-scale verdict "
+                       "(—); the next sitting resumes from the cells kept.")
         return (f'<p class="record-line"><small>Paper-scale column: the record {html.escape(self.record.label())}'
-                f" ({self.record.meta.wall_s:.0f} s).{carried}{stale}</small></p>")
+                f" ({self.record.meta.wall_s:.0f} s).{partial}{carried}{stale}</small></p>")
 
     def show(self) -> None:
         """Save the register and display its table (and a warning box for quick-scale mismatches)."""
