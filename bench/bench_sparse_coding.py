@@ -17,8 +17,9 @@ What to expect, and what was measured. Each configuration is dominated by its (h
 a per-configuration Python loop pays little overhead and neither side can win by much: the last recorded run
 (2026-12-03, 1 thread, quiet machine) gave the library 0.9-1.2x the loop on the small configurations (it gathers
 each block of configurations into a copy, which the loop does not) and 1.0x on the large ones, and 1.0-1.3x
-autograd on the same stacked batch (an earlier run under load had 0.76-0.92x the loop). The closed form's gain on a CPU is memory (no autograd graph: its peak is the
-(h, N) activations of one block), not speed; batching pays off where kernel launches are expensive (a GPU).
+autograd on the same stacked batch (an earlier run under load had 0.76-0.92x the loop). The closed form's gain
+on a CPU is memory (no autograd graph: its peak is the (h, N) activations of one block), not speed; batching pays
+off where kernel launches are expensive (a GPU).
 
 All three must agree (max |difference| relative to max |gradient|, checked at every size).
 Results: bench/results/sparse_coding.json.
