@@ -175,30 +175,33 @@ def test_a_record_carries_its_small_cells_to_the_next_run(tmp_path, monkeypatch)
     assert records.run_cells(tmp_path / "used3.txt", fresh_cache, [small.name], stopped=False) == []
 
 
-def test_the_record_line_says_which_cells_came_from_earlier_sittings(recorded, tmp_path):
+def _record_lines(recorded, tmp_path, **changes):
+    """The chapter's record line before and after ``changes`` are written into the record's run.json."""
     root, src, folder, out = recorded
     ch = runtime.start_chapter("fx", scale="quick", seed=0, device="cpu")
     reg = claims.Register(ch, folder=tmp_path / "claims", record=records.load("fx", "paper", folder=folder, root=root))
-    assert "earlier sittings" not in reg.record_line()
+    before = reg.record_line()
     run = json.loads((out / "run.json").read_text())
-    run["cells"] = [{"file": "a-1.pkl", "how": "loaded", "when": "2026-12-01 10:00 UTC", "seconds": 100.0},
-                    {"file": "b-2.pkl", "how": "not reached", "when": "2026-11-30 09:00 UTC", "seconds": 20.0},
-                    {"file": "c-3.pkl", "how": "computed", "when": "2026-12-02 10:00 UTC", "seconds": 5.0}]
+    run.update(changes)
     (out / "run.json").write_text(json.dumps(run))
     reg.record = records.load("fx", "paper", folder=folder, root=root)
-    assert "2 of its sweep cells were computed in earlier sittings (120 s, 2026-11-30, 2026-12-01)" in reg.record_line()
+    return before, reg.record_line()
+
+
+def test_the_record_line_says_which_cells_came_from_earlier_sittings(recorded, tmp_path):
+    before, after = _record_lines(recorded, tmp_path, cells=[
+        {"file": "a-1.pkl", "how": "loaded", "when": "2026-12-01 10:00 UTC", "seconds": 100.0},
+        {"file": "b-2.pkl", "how": "not reached", "when": "2026-11-30 09:00 UTC", "seconds": 20.0},
+        {"file": "c-3.pkl", "how": "computed", "when": "2026-12-02 10:00 UTC", "seconds": 5.0}])
+    assert "earlier sittings" not in before
+    assert "2 of its sweep cells were computed in earlier sittings (120 s, 2026-11-30, 2026-12-01)" in after
 
 
 def test_the_record_line_says_why_a_record_is_partial(recorded, tmp_path):
-    root, src, folder, out = recorded
-    ch = runtime.start_chapter("fx", scale="quick", seed=0, device="cpu")
-    reg = claims.Register(ch, folder=tmp_path / "claims", record=records.load("fx", "paper", folder=folder, root=root))
-    assert "Partial" not in reg.record_line()
-    run = json.loads((out / "run.json").read_text())
-    run["partial"], run["problems"] = True, ["stopped by the operator (SIGTERM) after 3600 s"]
-    (out / "run.json").write_text(json.dumps(run))
-    reg.record = records.load("fx", "paper", folder=folder, root=root)
-    assert "Partial (stopped by the operator (SIGTERM) after 3600 s)" in reg.record_line()
+    before, after = _record_lines(recorded, tmp_path, partial=True,
+                                  problems=["stopped by the operator (SIGTERM) after 3600 s"])
+    assert "Partial" not in before
+    assert "Partial (stopped by the operator (SIGTERM) after 3600 s)" in after
 
 
 def test_a_chapter_edited_during_the_run_gives_a_stale_record(tmp_path):
